@@ -1,0 +1,17 @@
+"""Account routes: sign up, and Django's log in, log out and password reset."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from accounts import views
+from accounts.forms import OutboxPasswordResetForm
+
+urlpatterns = [
+    path("signup/", views.signup, name="signup"),
+    path(
+        "password_reset/",
+        auth_views.PasswordResetView.as_view(form_class=OutboxPasswordResetForm),
+        name="password_reset",
+    ),
+    path("", include("django.contrib.auth.urls")),
+]

@@ -1,0 +1,282 @@
+"""Settings shared by every environment. Every value that varies comes from the environment."""
+
+from pathlib import Path
+
+import environ
+from django.utils.csp import CSP
+
+from config.broker import broker_transport_options
+from config.email_url import mailer_from_url
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+env = environ.Env()
+
+# Where the embedded default keeps its database, queue folders, media and mail.
+VAR_DIR = Path(env("VAR_DIR", default=str(BASE_DIR / "var")))
+
+# GENERAL
+# ------------------------------------------------------------------------------
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+TIME_ZONE = "UTC"
+USE_TZ = True
+LANGUAGE_CODE = "en-us"
+USE_I18N = True
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+SITE_NAME = env("SITE_NAME", default="Media service")
+# The public address, for links in emails (no trailing slash).
+SITE_URL = env("SITE_URL", default="http://localhost:8000").rstrip("/")
+
+# APPS
+# ------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_celery_results",
+    "accounts",
+    "media_pipeline",
+    "mailer",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "media_pipeline.middleware.RequestSizeLimitMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.csp",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# DATABASE: DATABASE_URL, e.g. postgres://user:pass@host:5432/name
+# ------------------------------------------------------------------------------
+CONN_HEALTH_CHECKS = True
+
+
+def database_from_url(url: str) -> dict:
+    """One DATABASES entry from a URL; SQLite gets WAL so web and workers can share it."""
+    config = env.db_url_config(url)
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+        config["OPTIONS"] = {
+            # WAL lets readers proceed while a worker writes; IMMEDIATE takes the write
+            # lock at BEGIN so concurrent writers wait (busy timeout) instead of failing.
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    else:
+        config["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
+        config["CONN_HEALTH_CHECKS"] = True
+    return config
+
+
+# AUTH
+# ------------------------------------------------------------------------------
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "media_pipeline:home"
+LOGOUT_REDIRECT_URL = "login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# STATIC AND MEDIA
+# ------------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+
+# Media host: S3-compatible object storage when MEDIA_S3_BUCKET is set, local files
+# otherwise. Renditions have deterministic names, so storage must overwrite on save.
+MEDIA_S3_BUCKET = env("MEDIA_S3_BUCKET", default="")
+
+
+def media_storage() -> dict:
+    """The STORAGES["default"] entry: S3 when a bucket is configured, else MEDIA_ROOT."""
+    if MEDIA_S3_BUCKET:
+        # https://django-storages.readthedocs.io/en/latest/backends/amazon-S3.html
+        return {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": MEDIA_S3_BUCKET,
+                "endpoint_url": env("MEDIA_S3_ENDPOINT_URL", default=None),
+                "region_name": env("MEDIA_S3_REGION", default=None),
+                "access_key": env("AWS_ACCESS_KEY_ID", default=None),
+                "secret_key": env("AWS_SECRET_ACCESS_KEY", default=None),
+                "addressing_style": env("MEDIA_S3_ADDRESSING_STYLE", default="path"),
+                "custom_domain": env("MEDIA_CDN_DOMAIN", default=None),
+                # Private objects, reached through short-lived signed URLs, unless a
+                # public CDN domain serves them.
+                "default_acl": None,
+                "querystring_auth": not env("MEDIA_CDN_DOMAIN", default=""),
+                "querystring_expire": env.int("MEDIA_URL_EXPIRE_SECONDS", default=3600),
+                "file_overwrite": True,
+            },
+        }
+    return {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(MEDIA_ROOT), "allow_overwrite": True},
+    }
+
+
+STORAGES = {
+    "default": media_storage(),
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# UPLOADS
+# ------------------------------------------------------------------------------
+MEDIA_MAX_UPLOAD_BYTES = env.int("MEDIA_MAX_UPLOAD_BYTES", default=50 * 1024 * 1024)
+MEDIA_MAX_PIXELS = env.int("MEDIA_MAX_PIXELS", default=64_000_000)
+MEDIA_MAX_DIMENSION = env.int("MEDIA_MAX_DIMENSION", default=12_000)
+MEDIA_MAX_TOTAL_PIXELS = env.int("MEDIA_MAX_TOTAL_PIXELS", default=256_000_000)
+# Seconds a worker may hold an upload in `processing` before the sweep hands it out again.
+MEDIA_PROCESSING_LEASE = env.int("MEDIA_PROCESSING_LEASE", default=600)
+# Uploads are streamed to disk above this size instead of being held in memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+# EMAIL: EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587
+# https://docs.djangoproject.com/en/6.1/topics/email/#mailers
+# ------------------------------------------------------------------------------
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Media service <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_URL = env("EMAIL_URL", default="")
+MAILERS = {"default": mailer_from_url(EMAIL_URL, base_dir=BASE_DIR)} if EMAIL_URL else {}
+# Seconds a worker may hold an email in `sending` before the sweep hands it out again.
+MAILER_SENDING_LEASE = env.int("MAILER_SENDING_LEASE", default=300)
+MAILER_MAX_ATTEMPTS = env.int("MAILER_MAX_ATTEMPTS", default=6)
+# Per-worker-process send rate, in Celery's notation ("10/s", "600/m"); empty: no limit.
+MAILER_RATE_LIMIT = env("MAILER_RATE_LIMIT", default="") or None
+
+# CELERY
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html
+# ------------------------------------------------------------------------------
+# BROKER_URL names the broker; Heroku's CloudAMQP add-on sets CLOUDAMQP_URL instead.
+CELERY_BROKER_URL = env("BROKER_URL", default="") or env("CLOUDAMQP_URL", default="")
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    broker_transport_options(CELERY_BROKER_URL, var_dir=VAR_DIR) if CELERY_BROKER_URL else {}
+)
+# A dead broker must cost a request about a second, never a hang: short connect timeout,
+# bounded publish retries. Work that could not be published is republished by the sweep.
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=1.0)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_HEARTBEAT = 30
+CELERY_BROKER_POOL_LIMIT = 10
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+CELERY_RESULT_BACKEND = "django-db"
+CELERY_RESULT_EXTENDED = True
+CELERY_RESULT_EXPIRES = 7 * 24 * 3600
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_TIMEZONE = TIME_ZONE
+# Acknowledge after the task ran, and give the message back if the worker process dies:
+# every task here is idempotent, so a redelivery is safe and a lost message is not.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Well below RabbitMQ's 30-minute consumer (delivery-ack) timeout.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
+CELERY_TASK_TRACK_STARTED = True
+# Events for Flower.
+CELERY_WORKER_SEND_TASK_EVENTS = True
+CELERY_TASK_SEND_SENT_EVENT = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# The sweeps republish work whose message was never published or whose worker died:
+# a row still `queued` with no publish UNPUBLISHED_GRACE_SECONDS after it was written (the
+# broker was down, or the web process died before on_commit ran); a row published
+# REPUBLISH_AFTER_SECONDS ago and still unclaimed (its message was lost); a row claimed
+# longer ago than its lease (its worker died and nothing redelivered it).
+UNPUBLISHED_GRACE_SECONDS = env.int("UNPUBLISHED_GRACE_SECONDS", default=10)
+REPUBLISH_AFTER_SECONDS = env.int("REPUBLISH_AFTER_SECONDS", default=600)
+SWEEP_INTERVAL_SECONDS = env.float("SWEEP_INTERVAL_SECONDS", default=30.0)
+CELERY_BEAT_SCHEDULE = {
+    "sweep-stale-uploads": {
+        "task": "media_pipeline.tasks.sweep_stale_uploads",
+        "schedule": SWEEP_INTERVAL_SECONDS,
+        "options": {"queue": "default", "expires": SWEEP_INTERVAL_SECONDS},
+    },
+    "sweep-stale-emails": {
+        "task": "mailer.tasks.sweep_stale_emails",
+        "schedule": SWEEP_INTERVAL_SECONDS,
+        "options": {"queue": "default", "expires": SWEEP_INTERVAL_SECONDS},
+    },
+}
+
+# FLOWER (reads FLOWER_BASIC_AUTH="user:password" from the environment itself)
+# ------------------------------------------------------------------------------
+FLOWER_PORT = env.int("FLOWER_PORT", default=5555)
+
+# SECURITY
+# ------------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False  # the upload page's script reads it for the API
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:", "blob:", *env.list("CSP_IMG_HOSTS", default=[])],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF],
+}
+
+# LOGGING
+# ------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(processName)s: %(message)s"}
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "celery": {"level": env("LOG_LEVEL", default="INFO")},
+    },
+}

@@ -1,0 +1,55 @@
+"""Production (Heroku, containers): every secret and server must be named; nothing embedded."""
+
+from django.core.exceptions import ImproperlyConfigured
+
+from .base import *  # noqa: F403
+from .base import BASE_DIR, VAR_DIR, broker_transport_options, database_from_url, env
+
+
+def required(name: str, hint: str) -> str:
+    """The variable's value, or a start-up failure that says what is missing and why."""
+    value = env(name, default="")
+    if not value:
+        raise ImproperlyConfigured(f"Set {name}: {hint}")
+    return value
+
+
+DEBUG = False
+SECRET_KEY = required("DJANGO_SECRET_KEY", "a long random string that signs sessions.")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[])
+if not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("Set DJANGO_ALLOWED_HOSTS: the host names this site answers to.")
+
+DATABASES = {"default": database_from_url(required("DATABASE_URL", "the Postgres URL."))}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    raise ImproperlyConfigured("DATABASE_URL names SQLite; production needs a database server.")
+
+CELERY_BROKER_URL = env("BROKER_URL", default="") or env("CLOUDAMQP_URL", default="")
+if not CELERY_BROKER_URL:
+    raise ImproperlyConfigured("Set BROKER_URL (or add CloudAMQP, which sets CLOUDAMQP_URL).")
+if CELERY_BROKER_URL.startswith(("filesystem", "memory")):
+    raise ImproperlyConfigured(f"BROKER_URL {CELERY_BROKER_URL!r} is for development only.")
+CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_BROKER_URL, var_dir=VAR_DIR)
+
+MAILERS = {
+    "default": mailer_from_url(  # noqa: F405
+        required("EMAIL_URL", "e.g. smtp+tls://user:password@smtp.example.com:587"),
+        base_dir=BASE_DIR,
+    )
+}
+
+if not MEDIA_S3_BUCKET and not env.bool("MEDIA_ALLOW_LOCAL_FILES", default=False):  # noqa: F405
+    raise ImproperlyConfigured(
+        "Set MEDIA_S3_BUCKET (and MEDIA_S3_ENDPOINT_URL, AWS_ACCESS_KEY_ID, "
+        "AWS_SECRET_ACCESS_KEY): a dyno's disk is lost on restart. "
+        "Set MEDIA_ALLOW_LOCAL_FILES=true only for a host with a persistent volume."
+    )
+
+# HTTPS behind the platform's router.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True

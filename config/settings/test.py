@@ -1,0 +1,23 @@
+"""Tests: the local settings, with real servers where the environment names them."""
+
+import os
+import tempfile
+
+from .local import *  # noqa: F403
+from .local import VAR_DIR, env
+
+DEBUG = False
+SECRET_KEY = "test-only-not-a-secret"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# SQLite tests share a file, not an in-memory database, so that a worker subprocess
+# sees what the test wrote.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}  # noqa: F405
+
+MEDIA_ROOT = env("MEDIA_ROOT", default=tempfile.mkdtemp(prefix="media-test-"))
+if STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):  # noqa: F405
+    STORAGES["default"]["OPTIONS"]["location"] = str(MEDIA_ROOT)  # noqa: F405
+os.makedirs(MEDIA_ROOT, exist_ok=True)
+
+MAILERS = {"default": mailer_from_url(env("EMAIL_URL", default="memory:"))}  # noqa: F405

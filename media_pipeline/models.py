@@ -1,0 +1,82 @@
+"""Uploads and their renditions: the domain state the UI and API read."""
+
+import secrets
+import uuid
+from pathlib import PurePosixPath
+
+from django.conf import settings
+from django.db import models
+
+
+def original_key(upload: "Upload", filename: str) -> str:
+    """A random, non-guessable key; the user's file name is kept only as metadata."""
+    extension = {"jpeg": "jpg"}.get(upload.original_format, upload.original_format)
+    return f"originals/{secrets.token_urlsafe(18)}.{extension or 'bin'}"
+
+
+def rendition_key(upload_id: uuid.UUID, name: str, extension: str) -> str:
+    """Deterministic per upload and rendition, so a retry overwrites instead of adding."""
+    return str(PurePosixPath("renditions", str(upload_id), f"{name}.{extension}"))
+
+
+class Upload(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        PROCESSING = "processing", "Processing"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="uploads"
+    )
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+    error = models.TextField(blank=True)
+    caption = models.CharField(max_length=500, blank=True)
+
+    original = models.FileField(upload_to=original_key, max_length=255)
+    original_name = models.CharField(max_length=255, blank=True)
+    original_format = models.CharField(max_length=16, blank=True)
+    original_bytes = models.PositiveBigIntegerField(default=0)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # When the task was last handed to the broker, and when a worker claimed the row:
+    # the sweep republishes work whose message or worker was lost.
+    published_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.original_name or self.id} ({self.status})"
+
+
+class Rendition(models.Model):
+    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="renditions")
+    name = models.CharField(max_length=32)
+    format = models.CharField(max_length=16)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    bytes = models.PositiveBigIntegerField()
+    file = models.FileField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["width", "format"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["upload", "name", "format"], name="one_rendition_per_name_and_format"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}.{self.format} {self.width}x{self.height}"

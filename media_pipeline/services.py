@@ -1,0 +1,234 @@
+"""Media use cases: accept an upload, process it, edit it, sweep lost work."""
+
+import logging
+from datetime import timedelta
+from pathlib import PurePath
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from core.sweeping import republish, stale_work
+from mailer.services import queue_email
+from media_pipeline import imaging
+from media_pipeline.models import Rendition, Upload, rendition_key
+
+log = logging.getLogger(__name__)
+Status = Upload.Status
+
+
+class UploadTooLarge(ValueError):
+    """The file is over the byte limit (HTTP 413)."""
+
+
+def upload_limits() -> imaging.Limits:
+    return imaging.Limits(
+        max_bytes=settings.MEDIA_MAX_UPLOAD_BYTES,
+        max_pixels=settings.MEDIA_MAX_PIXELS,
+        max_dimension=settings.MEDIA_MAX_DIMENSION,
+        max_total_pixels=settings.MEDIA_MAX_TOTAL_PIXELS,
+    )
+
+
+def rendition_specs() -> tuple[imaging.RenditionSpec, ...]:
+    """Named renditions from MEDIA_RENDITIONS ("thumb:320,medium:1024"), else the defaults."""
+    configured = getattr(settings, "MEDIA_RENDITIONS", None)
+    return tuple(configured) if configured else imaging.DEFAULT_RENDITIONS
+
+
+def clean_file_name(name: str | None) -> str:
+    """The user's file name as display metadata only: no folders, no control characters."""
+    base = PurePath((name or "").replace("\\", "/")).name
+    base = "".join(ch for ch in base if ch.isprintable())
+    return base.strip()[:255] or "upload"
+
+
+def accept_upload(*, owner, file: UploadedFile, caption: str = "") -> Upload:
+    """Check the file cheaply, store the original, record it `queued`, publish on commit.
+
+    Raises UploadTooLarge or imaging.InvalidImageError with a message for the user; in
+    that case nothing is stored.
+    """
+    limits = upload_limits()
+    if file.size is not None and file.size > limits.max_bytes:
+        raise UploadTooLarge(
+            f"The file is {file.size / 1_048_576:.1f} MB; the limit is "
+            f"{limits.max_bytes / 1_048_576:.0f} MB."
+        )
+    info = imaging.inspect_image(file, limits=limits)
+    upload = Upload(
+        owner=owner,
+        caption=caption[:500],
+        original_name=clean_file_name(file.name),
+        original_format=info.format,
+        original_bytes=file.size or 0,
+        width=info.width,
+        height=info.height,
+    )
+    file.seek(0)
+    upload.original.save(upload.original_name, file, save=False)
+    try:
+        with transaction.atomic():
+            upload.save(force_insert=True)
+            transaction.on_commit(lambda: publish_processing(upload.id))
+    except BaseException:
+        upload.original.delete(save=False)
+        raise
+    return upload
+
+
+def publish_processing(upload_id) -> bool:
+    """Hand the processing task to the broker; if it is down, leave the row for the sweep."""
+    from media_pipeline.tasks import process_upload as process_upload_task
+
+    try:
+        process_upload_task.apply_async(args=[str(upload_id)])
+    except Exception:  # broker unreachable after bounded retries: the sweep publishes later
+        log.warning("Could not publish upload %s; the sweep will retry", upload_id, exc_info=True)
+        return False
+    Upload.objects.filter(id=upload_id).update(published_at=timezone.now())
+    return True
+
+
+def claim_upload(*, upload_id, reclaim: bool = False) -> bool:
+    """Take the upload for processing (queued -> processing); False if another has it.
+
+    A row already `processing` is taken again when its lease ran out, or when this is a
+    redelivery or retry of the same task (its previous attempt died or failed).
+    """
+    now = timezone.now()
+    claimable = Q(status=Status.QUEUED) | Q(
+        status=Status.PROCESSING,
+        claimed_at__lt=now - timedelta(seconds=settings.MEDIA_PROCESSING_LEASE),
+    )
+    if reclaim:
+        claimable |= Q(status=Status.PROCESSING)
+    return bool(
+        Upload.objects.filter(claimable, id=upload_id).update(
+            status=Status.PROCESSING, claimed_at=now, attempts=F("attempts") + 1
+        )
+    )
+
+
+def process_upload(*, upload_id, reclaim: bool = False) -> Upload | None:
+    """Make and store the renditions, then mark the upload ready (or failed) and tell the owner.
+
+    Writes only the fields the worker owns, so a caption edited meanwhile survives.
+    Transient errors (storage, database) propagate for the task to retry.
+    """
+    if not claim_upload(upload_id=upload_id, reclaim=reclaim):
+        log.info("Upload %s is not claimable (done, or another worker has it)", upload_id)
+        return None
+    upload = Upload.objects.select_related("owner").get(id=upload_id)
+    try:
+        with upload.original.open("rb") as stream:
+            info, rendered = imaging.render_renditions(
+                stream, rendition_specs(), limits=upload_limits()
+            )
+    except imaging.InvalidImageError as error:
+        return fail_upload(upload_id=upload_id, reason=str(error))
+
+    stored = []
+    for item in rendered:
+        key = rendition_key(upload.id, item.name, item.extension)
+        name = upload.original.storage.save(key, ContentFile(item.data))
+        stored.append((item, name))
+
+    with transaction.atomic():
+        for item, name in stored:
+            Rendition.objects.update_or_create(
+                upload_id=upload.id,
+                name=item.name,
+                format=item.format,
+                defaults={
+                    "width": item.width,
+                    "height": item.height,
+                    "bytes": len(item.data),
+                    "file": name,
+                },
+            )
+        finished = Upload.objects.filter(id=upload_id, status=Status.PROCESSING).update(
+            status=Status.READY,
+            error="",
+            width=info.width,
+            height=info.height,
+            finished_at=timezone.now(),
+        )
+        if finished:
+            notify_owner(upload_id=upload_id, kind="upload_ready")
+    return Upload.objects.get(id=upload_id)
+
+
+def fail_upload(*, upload_id, reason: str) -> Upload:
+    """End the upload `failed` with a reason the owner can read, and tell them."""
+    with transaction.atomic():
+        changed = (
+            Upload.objects.filter(id=upload_id)
+            .exclude(status__in=[Status.READY, Status.FAILED])
+            .update(status=Status.FAILED, error=reason, finished_at=timezone.now())
+        )
+        if changed:
+            notify_owner(upload_id=upload_id, kind="upload_failed")
+    log.info("Upload %s failed: %s", upload_id, reason)
+    return Upload.objects.get(id=upload_id)
+
+
+def notify_owner(*, upload_id, kind: str) -> None:
+    """Queue the email for this outcome; once per upload and kind, however often it runs."""
+    upload = Upload.objects.select_related("owner").get(id=upload_id)
+    if not upload.owner.email:
+        log.info("Upload %s: owner has no email address; nothing to send", upload_id)
+        return
+    thumb = upload.renditions.filter(name=rendition_specs()[0].name, format="jpeg").first()
+    queue_email(
+        kind=kind,
+        to=upload.owner.email,
+        context={
+            "upload": upload,
+            "user": upload.owner,
+            "site_name": settings.SITE_NAME,
+            "page_url": f"{settings.SITE_URL}/uploads/{upload.id}/",
+            "thumbnail_url": f"{settings.SITE_URL}/uploads/{upload.id}/thumbnail"
+            if thumb
+            else "",
+        },
+        dedupe_key=f"{kind}:{upload.id}",
+    )
+
+
+def update_caption(*, upload: Upload, caption: str) -> Upload:
+    """Change only the caption, whatever a worker is writing meanwhile."""
+    caption = caption.strip()[:500]
+    Upload.objects.filter(id=upload.id).update(caption=caption, updated_at=timezone.now())
+    upload.caption = caption
+    return upload
+
+
+def delete_upload(*, upload: Upload) -> None:
+    """Delete the rows now and the stored files once the deletion has committed."""
+    names = [upload.original.name, *upload.renditions.values_list("file", flat=True)]
+    storage = upload.original.storage
+    with transaction.atomic():
+        upload.delete()
+
+        def remove_files() -> None:
+            for name in names:
+                if name:
+                    storage.delete(name)
+
+        transaction.on_commit(remove_files)
+
+
+def sweep_stale_uploads(*, now=None) -> int:
+    """Publish again uploads whose task was lost; returns how many were republished."""
+    stale = stale_work(
+        queued=Status.QUEUED,
+        working=Status.PROCESSING,
+        lease_seconds=settings.MEDIA_PROCESSING_LEASE,
+        now=now or timezone.now(),
+    )
+    ids = Upload.objects.filter(stale).values_list("id", flat=True)[:1000]
+    return republish(list(ids), publish_processing)

@@ -1,0 +1,15 @@
+"""Routes of the pages and of the JSON API."""
+
+from django.urls import path
+
+from media_pipeline import api, views
+
+app_name = "media_pipeline"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("uploads/<uuid:upload_id>/", views.upload_page, name="upload"),
+    path("media/<path:key>", views.stored_file, name="file"),
+    path("api/uploads/", api.uploads, name="api-uploads"),
+    path("api/uploads/<uuid:upload_id>/", api.upload_detail, name="api-upload"),
+]
