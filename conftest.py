@@ -1,0 +1,100 @@
+"""Fixtures shared by every test: users, real SMTP, real Celery workers on real services."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.servers import SMTPServer, database_url, start_worker, wait_for
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require_services():
+    """Integration tests need a real broker; in CI a missing one is a failure, not a skip."""
+    if os.environ.get("BROKER_URL"):
+        return
+    message = "BROKER_URL is not set: integration tests need a real broker (e.g. RabbitMQ)"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user(
+        username="alice", email="alice@example.com", password="correct-horse-battery"
+    )
+
+
+@pytest.fixture
+def other_user(django_user_model):
+    return django_user_model.objects.create_user(
+        username="bob", email="bob@example.com", password="correct-horse-battery"
+    )
+
+
+@pytest.fixture
+def alice_client(client, user):
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    server = SMTPServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def worker_env(django_db_setup, django_db_blocker, smtp_server, tmp_path_factory):
+    """The environment of a worker process: same database, broker, media root and SMTP."""
+    require_services()
+    from django.conf import settings
+    from django.db import connection
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": database_url(connection.settings_dict),
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "EMAIL_URL": smtp_server.url,
+        "VAR_DIR": str(tmp_path_factory.mktemp("var")),
+        "PYTHONUNBUFFERED": "1",
+    }
+    return env
+
+
+@pytest.fixture(scope="session")
+def purged_queues(worker_env):
+    """Start the session with empty queues, so no stale message from elsewhere runs."""
+    from celery_app import app
+
+    with app.connection_for_write() as conn:
+        for queue in app.amqp.queues.values():
+            queue.bind(conn.default_channel).declare()
+            queue.bind(conn.default_channel).purge()
+
+
+@pytest.fixture(scope="module")
+def celery_worker(worker_env, purged_queues, tmp_path_factory):
+    """One real worker consuming every queue, shared by the tests of a module."""
+    log_dir = tmp_path_factory.mktemp("worker-logs")
+    process = start_worker(queues="media,email,default", env=worker_env, log_dir=log_dir)
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def inbox(smtp_server):
+    smtp_server.inbox.clear()
+    return smtp_server.inbox
+
+
+@pytest.fixture
+def logs_dir(tmp_path) -> Path:
+    return tmp_path
+
+
+__all__ = ["wait_for"]
