@@ -31,7 +31,7 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py ensure_demo_user
 	@echo "Flower: http://127.0.0.1:$(FLOWER_PORT)/ (login $(FLOWER_BASIC_AUTH))"
-	exec $(VENV)/bin/honcho --procfile Procfile.local --port $(PORT) start
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" exec $(VENV)/bin/honcho -f Procfile.local start -p $(PORT)
 
 test: install
 	scripts/test

@@ -13,18 +13,35 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # One direct exchange and routing key per kind of work, so each queue gets its own
 # workers and scales alone. Durable queues, persistent messages (kombu's default).
 QUEUES = ("default", "media", "email")
+# A prefix for queue and exchange names, so several deployments (staging beside review
+# apps, or parallel test runs) can share one broker without taking each other's work.
+NAMESPACE = os.environ.get("CELERY_QUEUE_NAMESPACE", "")
+
+
+def queue_name(kind: str) -> str:
+    return f"{NAMESPACE}{kind}"
+
+
 app.conf.task_queues = [
-    Queue(name, Exchange(name, type="direct", durable=True), routing_key=name, durable=True)
-    for name in QUEUES
+    Queue(
+        queue_name(kind),
+        Exchange(queue_name(kind), type="direct", durable=True),
+        routing_key=kind,
+        durable=True,
+    )
+    for kind in QUEUES
 ]
-app.conf.task_default_queue = "default"
-app.conf.task_default_exchange = "default"
+app.conf.task_default_queue = queue_name("default")
+app.conf.task_default_exchange = queue_name("default")
 app.conf.task_default_routing_key = "default"
+ROUTES = {
+    "media_pipeline.tasks.process_upload": "media",
+    "mailer.tasks.send_email": "email",
+    "media_pipeline.tasks.sweep_stale_uploads": "default",
+    "mailer.tasks.sweep_stale_emails": "default",
+}
 app.conf.task_routes = {
-    "media_pipeline.tasks.process_upload": {"queue": "media", "routing_key": "media"},
-    "mailer.tasks.send_email": {"queue": "email", "routing_key": "email"},
-    "media_pipeline.tasks.sweep_stale_uploads": {"queue": "default", "routing_key": "default"},
-    "mailer.tasks.sweep_stale_emails": {"queue": "default", "routing_key": "default"},
+    task: {"queue": queue_name(kind), "routing_key": kind} for task, kind in ROUTES.items()
 }
 
 app.autodiscover_tasks()

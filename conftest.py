@@ -68,13 +68,20 @@ def worker_env(django_db_setup, django_db_blocker, smtp_server, tmp_path_factory
 
 @pytest.fixture(scope="session")
 def purged_queues(worker_env):
-    """Start the session with empty queues, so no stale message from elsewhere runs."""
-    from celery_app import app
+    """Start with empty queues; a namespaced run deletes its own queues at the end."""
+    from celery_app import NAMESPACE, app
 
     with app.connection_for_write() as conn:
         for queue in app.amqp.queues.values():
             queue.bind(conn.default_channel).declare()
             queue.bind(conn.default_channel).purge()
+    yield
+    if NAMESPACE:
+        with app.connection_for_write() as conn:
+            for queue in app.amqp.queues.values():
+                bound = queue.bind(conn.default_channel)
+                bound.delete()
+                bound.exchange.delete()
 
 
 @pytest.fixture(scope="module")

@@ -132,7 +132,11 @@ class Process:
 
 def start_worker(*, queues: str, env: dict, log_dir: Path, concurrency: int = 2,
                  name: str | None = None) -> Process:
-    """A real Celery worker for the given queues; returns once it is ready to consume."""
+    """A real Celery worker for the given kinds of work ("media,email"), in this run's
+    queue namespace; returns once it is ready to consume."""
+    from celery_app import queue_name
+
+    queues = ",".join(queue_name(kind) for kind in queues.split(","))
     name = name or f"test-{queues.replace(',', '-')}-{os.getpid()}-{time.monotonic_ns()}"
     command = [
         sys.executable, "-m", "celery", "-A", "celery_app", "worker",

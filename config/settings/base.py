@@ -235,12 +235,12 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-stale-uploads": {
         "task": "media_pipeline.tasks.sweep_stale_uploads",
         "schedule": SWEEP_INTERVAL_SECONDS,
-        "options": {"queue": "default", "expires": SWEEP_INTERVAL_SECONDS},
+        "options": {"expires": SWEEP_INTERVAL_SECONDS},
     },
     "sweep-stale-emails": {
         "task": "mailer.tasks.sweep_stale_emails",
         "schedule": SWEEP_INTERVAL_SECONDS,
-        "options": {"queue": "default", "expires": SWEEP_INTERVAL_SECONDS},
+        "options": {"expires": SWEEP_INTERVAL_SECONDS},
     },
 }
 

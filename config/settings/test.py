@@ -10,10 +10,18 @@ DEBUG = False
 SECRET_KEY = "test-only-not-a-secret"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
-# SQLite tests share a file, not an in-memory database, so that a worker subprocess
-# sees what the test wrote.
+# A run id keeps parallel test runs on one machine apart: each gets its own test database
+# (and, through CELERY_QUEUE_NAMESPACE, its own queues). SQLite tests use a file, not an
+# in-memory database, so that a worker subprocess sees what the test wrote.
+TEST_RUN_ID = env("TEST_RUN_ID", default="")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}  # noqa: F405
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": str(VAR_DIR / f"test-db{TEST_RUN_ID}.sqlite3")
+    }
+elif TEST_RUN_ID:
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": f"test_{DATABASES['default']['NAME']}_{TEST_RUN_ID}"  # noqa: F405
+    }
 
 MEDIA_ROOT = env("MEDIA_ROOT", default=tempfile.mkdtemp(prefix="media-test-"))
 if STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):  # noqa: F405
