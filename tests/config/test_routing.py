@@ -1,0 +1,40 @@
+"""Each kind of work has its own exchange, queue and routing key; settings that keep work safe."""
+
+from celery_app import QUEUES, app, queue_name
+
+
+def route(task_name: str) -> dict:
+    return app.amqp.router.route({}, task_name)
+
+
+def test_each_kind_has_its_own_durable_direct_exchange_and_queue():
+    queues = {queue.name: queue for queue in app.conf.task_queues}
+    for kind in QUEUES:
+        queue = queues[queue_name(kind)]
+        assert queue.exchange.name == queue_name(kind)
+        assert queue.exchange.type == "direct"
+        assert queue.routing_key == kind
+        assert queue.durable and queue.exchange.durable
+
+
+def test_tasks_are_routed_to_their_kind():
+    assert route("media_pipeline.tasks.process_upload")["queue"].name == queue_name("media")
+    assert route("mailer.tasks.send_email")["queue"].name == queue_name("email")
+    assert route("media_pipeline.tasks.sweep_stale_uploads")["queue"].name == queue_name("default")
+    assert route("mailer.tasks.sweep_stale_emails")["queue"].name == queue_name("default")
+
+
+def test_reliability_settings():
+    conf = app.conf
+    assert conf.task_acks_late and conf.task_reject_on_worker_lost
+    assert conf.worker_prefetch_multiplier == 1
+    assert conf.task_soft_time_limit < conf.task_time_limit < 30 * 60
+    assert conf.task_serializer == "json" and conf.accept_content == ["json"]
+    assert conf.result_backend == "django-db" and conf.result_extended
+    assert conf.task_send_sent_event and conf.worker_send_task_events
+    assert conf.task_publish_retry_policy["max_retries"] <= 3
+
+
+def test_beat_runs_both_sweeps():
+    tasks = {entry["task"] for entry in app.conf.beat_schedule.values()}
+    assert tasks == {"media_pipeline.tasks.sweep_stale_uploads", "mailer.tasks.sweep_stale_emails"}
