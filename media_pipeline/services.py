@@ -20,6 +20,11 @@ log = logging.getLogger(__name__)
 Status = Upload.Status
 
 
+TOO_SLOW = "Processing this image took too long, so it was stopped."
+INTERNAL_ERROR = "Something went wrong on our side while processing this image. Please try again."
+GAVE_UP = "We tried {attempts} times and could not process this image."
+
+
 class UploadTooLarge(ValueError):
     """The file is over the byte limit (HTTP 413)."""
 
@@ -34,9 +39,16 @@ def upload_limits() -> imaging.Limits:
 
 
 def rendition_specs() -> tuple[imaging.RenditionSpec, ...]:
-    """Named renditions from MEDIA_RENDITIONS ("thumb:320,medium:1024"), else the defaults."""
-    configured = getattr(settings, "MEDIA_RENDITIONS", None)
-    return tuple(configured) if configured else imaging.DEFAULT_RENDITIONS
+    """Named renditions from MEDIA_RENDITIONS ("thumb:320,medium:1024") in
+    MEDIA_RENDITION_FORMATS ("jpeg,webp"), else the defaults."""
+    if not settings.MEDIA_RENDITIONS:
+        return imaging.DEFAULT_RENDITIONS
+    formats = tuple(settings.MEDIA_RENDITION_FORMATS)
+    specs = []
+    for item in settings.MEDIA_RENDITIONS:
+        name, _, edge = item.partition(":")
+        specs.append(imaging.RenditionSpec(name.strip(), int(edge), formats))
+    return tuple(specs)
 
 
 def clean_file_name(name: str | None) -> str:
@@ -106,11 +118,18 @@ def claim_upload(*, upload_id, reclaim: bool = False) -> bool:
     )
     if reclaim:
         claimable |= Q(status=Status.PROCESSING)
-    return bool(
-        Upload.objects.filter(claimable, id=upload_id).update(
-            status=Status.PROCESSING, claimed_at=now, attempts=F("attempts") + 1
-        )
+    claimed = Upload.objects.filter(claimable, id=upload_id).update(
+        status=Status.PROCESSING, claimed_at=now, attempts=F("attempts") + 1
     )
+    if not claimed:
+        return False
+    # An input that kills its worker (out of memory, hard time limit) comes back by
+    # redelivery each time; the attempt count is what stops it from looping forever.
+    attempts = Upload.objects.values_list("attempts", flat=True).get(id=upload_id)
+    if attempts > settings.MEDIA_MAX_ATTEMPTS:
+        fail_upload(upload_id=upload_id, reason=GAVE_UP.format(attempts=attempts - 1))
+        return False
+    return True
 
 
 def process_upload(*, upload_id, reclaim: bool = False) -> Upload | None:

@@ -4,39 +4,45 @@ import logging
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import InterfaceError, OperationalError
+from django.conf import settings
 
+from core.transient import backoff_seconds, is_transient
 from media_pipeline import services
 
 log = logging.getLogger(__name__)
-
-# Errors worth another try: storage or database briefly unreachable.
-TRANSIENT_ERRORS = (OSError, ConnectionError, TimeoutError, OperationalError, InterfaceError)
 
 
 @shared_task(
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
-    max_retries=5,
+    max_retries=settings.MEDIA_MAX_RETRIES,
 )
 def process_upload(self, upload_id: str) -> str:
+    """Retry what is transient (storage or database away) with backoff; fail the rest.
+
+    A redelivery (its worker died) or a retry may take back the row it left `processing`.
+    """
     redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
     try:
         upload = services.process_upload(
             upload_id=upload_id, reclaim=redelivered or self.request.retries > 0
         )
     except SoftTimeLimitExceeded:
-        services.fail_upload(upload_id=upload_id, reason="Processing took too long.")
+        services.fail_upload(upload_id=upload_id, reason=services.TOO_SLOW)
         return "failed"
-    except TRANSIENT_ERRORS as error:
-        if self.request.retries >= self.max_retries:
-            services.fail_upload(
-                upload_id=upload_id, reason="The image could not be stored; please try again."
-            )
-            raise
-        log.warning("Upload %s: transient error, retrying: %s", upload_id, error)
-        raise self.retry(exc=error, countdown=min(120, 2 ** (self.request.retries + 1))) from error
+    except Exception as error:
+        if is_transient(error) and self.request.retries < self.max_retries:
+            log.warning("Upload %s: transient error, retrying: %r", upload_id, error)
+            raise self.retry(
+                exc=error,
+                countdown=backoff_seconds(self.request.retries,
+                                          base=settings.MEDIA_RETRY_BACKOFF_SECONDS),
+            ) from error
+        # A bug or a service that stayed away: the upload ends `failed`, never loops.
+        log.exception("Upload %s failed for good", upload_id)
+        services.fail_upload(upload_id=upload_id, reason=services.INTERNAL_ERROR)
+        raise
     return upload.status if upload else "skipped"
 
 

@@ -6,7 +6,7 @@ import environ
 from django.utils.csp import CSP
 
 from config.broker import broker_transport_options
-from config.email_url import mailer_from_url
+from config.email_url import email_url_from_environ, mailer_from_url
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 env = environ.Env()
@@ -162,6 +162,15 @@ MEDIA_MAX_UPLOAD_BYTES = env.int("MEDIA_MAX_UPLOAD_BYTES", default=50 * 1024 * 1
 MEDIA_MAX_PIXELS = env.int("MEDIA_MAX_PIXELS", default=64_000_000)
 MEDIA_MAX_DIMENSION = env.int("MEDIA_MAX_DIMENSION", default=12_000)
 MEDIA_MAX_TOTAL_PIXELS = env.int("MEDIA_MAX_TOTAL_PIXELS", default=256_000_000)
+# Renditions, "name:long edge" each, and their formats (jpeg, webp, avif). Empty: the
+# defaults, thumb 320, medium 1024 and large 2048, in JPEG and WebP.
+MEDIA_RENDITIONS = env.list("MEDIA_RENDITIONS", default=[])
+MEDIA_RENDITION_FORMATS = env.list("MEDIA_RENDITION_FORMATS", default=["jpeg", "webp"])
+# Claims of one upload before it ends `failed` (a worker killed by it each time), and
+# retries of transient errors (storage or database away) with exponential backoff.
+MEDIA_MAX_ATTEMPTS = env.int("MEDIA_MAX_ATTEMPTS", default=5)
+MEDIA_MAX_RETRIES = env.int("MEDIA_MAX_RETRIES", default=6)
+MEDIA_RETRY_BACKOFF_SECONDS = env.float("MEDIA_RETRY_BACKOFF_SECONDS", default=2.0)
 # Seconds a worker may hold an upload in `processing` before the sweep hands it out again.
 MEDIA_PROCESSING_LEASE = env.int("MEDIA_PROCESSING_LEASE", default=600)
 # Uploads are streamed to disk above this size instead of being held in memory.
@@ -172,12 +181,17 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # ------------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Media service <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-EMAIL_URL = env("EMAIL_URL", default="")
+# Without EMAIL_URL, the variables of Heroku's Mailgun or SendGrid add-on are used.
+EMAIL_URL = email_url_from_environ(env.ENVIRON)
 MAILERS = {"default": mailer_from_url(EMAIL_URL, base_dir=BASE_DIR)} if EMAIL_URL else {}
 # Seconds a worker may hold an email in `sending` before the sweep hands it out again.
 MAILER_SENDING_LEASE = env.int("MAILER_SENDING_LEASE", default=300)
+# Attempts per message (temporary failures), after which it ends `failed`.
 MAILER_MAX_ATTEMPTS = env.int("MAILER_MAX_ATTEMPTS", default=6)
-# Per-worker-process send rate, in Celery's notation ("10/s", "600/m"); empty: no limit.
+# The first retry waits about this long, each next one twice as long (with jitter).
+MAILER_RETRY_BACKOFF_SECONDS = env.float("MAILER_RETRY_BACKOFF_SECONDS", default=2.0)
+# Send rate of each email worker (all its processes together), in Celery's notation
+# ("10/s", "600/m"): providers throttle senders. Empty: no limit.
 MAILER_RATE_LIMIT = env("MAILER_RATE_LIMIT", default="") or None
 
 # CELERY

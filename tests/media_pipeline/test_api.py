@@ -133,3 +133,14 @@ def test_api_enforces_csrf(user):
     token = client.cookies["csrftoken"].value
     response = client.post("/api/uploads/", {"file": image_file()}, headers={"X-CSRFToken": token})
     assert response.status_code == 202
+
+
+def test_renditions_are_configurable(settings):
+    from media_pipeline.services import rendition_specs
+
+    settings.MEDIA_RENDITIONS = ["small:200", "big:1600"]
+    settings.MEDIA_RENDITION_FORMATS = ["jpeg"]
+    specs = rendition_specs()
+    assert [(s.name, s.long_edge, s.formats) for s in specs] == [
+        ("small", 200, ("jpeg",)), ("big", 1600, ("jpeg",))
+    ]

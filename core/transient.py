@@ -1,0 +1,39 @@
+"""Which errors are worth another try: a service briefly unreachable, not a bug or bad input."""
+
+from django.db import InterfaceError, OperationalError
+
+try:  # object storage errors, when django-storages' S3 backend is in use
+    from botocore.exceptions import ClientError
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+    from botocore.exceptions import HTTPClientError
+except ImportError:  # pragma: no cover - boto3 is in requirements/base.txt
+    ClientError = BotoConnectionError = HTTPClientError = ()
+
+TRANSIENT_TYPES = (
+    OSError,  # includes ConnectionError, TimeoutError, a full disk (ENOSPC)
+    OperationalError,
+    InterfaceError,
+    BotoConnectionError,
+    HTTPClientError,
+)
+TRANSIENT_S3_CODES = {"SlowDown", "RequestTimeout", "ServiceUnavailable", "InternalError",
+                      "Throttling", "RequestTimeTooSkewed"}
+
+
+def is_transient(error: BaseException) -> bool:
+    if isinstance(error, FileNotFoundError):
+        return False  # a missing file does not come back by waiting
+    if isinstance(error, TRANSIENT_TYPES):
+        return True
+    if ClientError and isinstance(error, ClientError):
+        response = error.response or {}
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return status >= 500 or response.get("Error", {}).get("Code") in TRANSIENT_S3_CODES
+    return False
+
+
+def backoff_seconds(retries: int, *, base: float = 2.0, cap: float = 300.0) -> float:
+    """Exponential backoff with full jitter: up to base·2^retries seconds, capped."""
+    import random
+
+    return random.uniform(base / 2, min(cap, base * 2**retries))
