@@ -22,12 +22,23 @@ def queue_name(kind: str) -> str:
     return f"{NAMESPACE}{kind}"
 
 
+# CELERY_QUEUE_TYPE=quorum declares quorum queues, replicated across a RabbitMQ cluster.
+# Retries with a countdown then go through Celery's native delayed delivery, which needs
+# topic exchanges, so the exchanges become topic ones (routing keys stay the same). Quorum
+# queues cannot be redeclared as classic ones: switching means new queue names (see
+# CELERY_QUEUE_NAMESPACE) or deleting the old queues once drained.
+QUEUE_TYPE = os.environ.get("CELERY_QUEUE_TYPE", "classic")
+if QUEUE_TYPE not in ("classic", "quorum"):
+    raise ValueError(f"CELERY_QUEUE_TYPE must be classic or quorum, not {QUEUE_TYPE!r}")
+QUORUM = QUEUE_TYPE == "quorum"
+
 app.conf.task_queues = [
     Queue(
         queue_name(kind),
-        Exchange(queue_name(kind), type="direct", durable=True),
+        Exchange(queue_name(kind), type="topic" if QUORUM else "direct", durable=True),
         routing_key=kind,
         durable=True,
+        queue_arguments={"x-queue-type": "quorum"} if QUORUM else None,
     )
     for kind in QUEUES
 ]

@@ -1,9 +1,11 @@
-"""Turn one EMAIL_URL into a Django 6.1 MAILERS entry."""
+"""Turn one EMAIL_URL (or what Heroku's mail add-ons set) into a Django 6.1 MAILERS entry."""
 
+from collections.abc import Mapping
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+# Django's SMTP backend, also recording the server's reply to each accepted message.
+SMTP_BACKEND = "mailer.backends.smtp.EmailBackend"
 CONSOLE_BACKEND = "django.core.mail.backends.console.EmailBackend"
 FILE_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
 MEMORY_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
@@ -21,6 +23,44 @@ SMTP_SCHEMES = {
 
 class EmailURLError(ValueError):
     """EMAIL_URL cannot be understood."""
+
+
+def email_url_from_environ(environ: Mapping[str, str]) -> str:
+    """EMAIL_URL, or one built from Heroku's Mailgun or SendGrid add-on; "" when none is set.
+
+    EMAIL_URL wins; then Mailgun (MAILGUN_SMTP_SERVER, _PORT, _LOGIN, _PASSWORD); then
+    SendGrid (SENDGRID_API_KEY, or the older SENDGRID_USERNAME and SENDGRID_PASSWORD).
+    Both providers take STARTTLS on 587; port 465 means implicit TLS.
+    """
+    if environ.get("EMAIL_URL", "").strip():
+        return environ["EMAIL_URL"].strip()
+    if environ.get("MAILGUN_SMTP_SERVER"):
+        login, password = _both(environ, "MAILGUN_SMTP_LOGIN", "MAILGUN_SMTP_PASSWORD")
+        port = environ.get("MAILGUN_SMTP_PORT") or "587"
+        if not port.isdigit():
+            raise EmailURLError(f"MAILGUN_SMTP_PORT must be a number, not {port!r}")
+        return _smtp_url(login, password, environ["MAILGUN_SMTP_SERVER"], int(port))
+    if environ.get("SENDGRID_API_KEY"):
+        return _smtp_url("apikey", environ["SENDGRID_API_KEY"], "smtp.sendgrid.net", 587)
+    if environ.get("SENDGRID_USERNAME") or environ.get("SENDGRID_PASSWORD"):
+        login, password = _both(environ, "SENDGRID_USERNAME", "SENDGRID_PASSWORD")
+        return _smtp_url(login, password, "smtp.sendgrid.net", 587)
+    return ""
+
+
+def _both(environ: Mapping[str, str], user_key: str, password_key: str) -> tuple[str, str]:
+    missing = [key for key in (user_key, password_key) if not environ.get(key)]
+    if missing:
+        raise EmailURLError(
+            f"EMAIL_URL is unset and the mail add-on's variables are incomplete: "
+            f"set {' and '.join(missing)}, or set EMAIL_URL"
+        )
+    return environ[user_key], environ[password_key]
+
+
+def _smtp_url(user: str, password: str, host: str, port: int) -> str:
+    scheme = "smtps" if port == 465 else "smtp+tls"
+    return f"{scheme}://{quote(user, safe='')}:{quote(password, safe='')}@{host.strip()}:{port}"
 
 
 def mailer_from_url(url: str, *, base_dir: Path | None = None) -> dict:

@@ -16,14 +16,14 @@ DATABASES = {
 
 # kombu's filesystem transport under var/ unless BROKER_URL (or CLOUDAMQP_URL) names one.
 CELERY_BROKER_URL = (
-    env("BROKER_URL", default="") or env("CLOUDAMQP_URL", default="") or "filesystem://"
+    env("BROKER_URL", default="") or env("CLOUDAMQP_URL", default="") or "filesystem://localhost//"
 )
 CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_BROKER_URL, var_dir=VAR_DIR)
 
 # Email is written to files under var/mail/, one per message, unless EMAIL_URL says otherwise.
 MAILERS = {
     "default": mailer_from_url(  # noqa: F405
-        env("EMAIL_URL", default=f"file://{VAR_DIR / 'mail'}"), base_dir=BASE_DIR
+        EMAIL_URL or f"file://{VAR_DIR / 'mail'}", base_dir=BASE_DIR
     )
 }
 

@@ -31,12 +31,12 @@ if CELERY_BROKER_URL.startswith(("filesystem", "memory")):
     raise ImproperlyConfigured(f"BROKER_URL {CELERY_BROKER_URL!r} is for development only.")
 CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_BROKER_URL, var_dir=VAR_DIR)
 
-MAILERS = {
-    "default": mailer_from_url(  # noqa: F405
-        required("EMAIL_URL", "e.g. smtp+tls://user:password@smtp.example.com:587"),
-        base_dir=BASE_DIR,
+if not EMAIL_URL:  # noqa: F405 (EMAIL_URL falls back to Heroku's Mailgun or SendGrid add-on)
+    raise ImproperlyConfigured(
+        "Set EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587 "
+        "(or add Heroku's Mailgun or SendGrid add-on)."
     )
-}
+MAILERS = {"default": mailer_from_url(EMAIL_URL, base_dir=BASE_DIR)}  # noqa: F405
 
 if not MEDIA_S3_BUCKET and not env.bool("MEDIA_ALLOW_LOCAL_FILES", default=False):  # noqa: F405
     raise ImproperlyConfigured(
