@@ -151,6 +151,16 @@ def media_storage() -> dict:
     }
 
 
+# Where browsers fetch media from: the page's CSP must allow it.
+MEDIA_HOSTS = [
+    host
+    for host in (
+        env("MEDIA_CDN_DOMAIN", default="") and f"https://{env('MEDIA_CDN_DOMAIN')}",
+        MEDIA_S3_BUCKET and env("MEDIA_S3_ENDPOINT_URL", default="https://*.amazonaws.com"),
+    )
+    if host
+]
+
 STORAGES = {
     "default": media_storage(),
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
@@ -272,7 +282,7 @@ SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF, CSP.NONCE],
     "style-src": [CSP.SELF, CSP.NONCE],
-    "img-src": [CSP.SELF, "data:", "blob:", *env.list("CSP_IMG_HOSTS", default=[])],
+    "img-src": [CSP.SELF, "data:", "blob:", *MEDIA_HOSTS, *env.list("CSP_IMG_HOSTS", default=[])],
     "object-src": [CSP.NONE],
     "base-uri": [CSP.SELF],
     "frame-ancestors": [CSP.NONE],
