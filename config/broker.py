@@ -3,7 +3,9 @@
 from pathlib import Path
 
 
-def broker_transport_options(broker_url: str, *, var_dir: Path) -> dict:
+def broker_transport_options(
+    broker_url: str, *, var_dir: Path, redis_visibility_timeout: int = 3600
+) -> dict:
     """Options that bound waiting on a dead broker and keep messages safe, per transport."""
     scheme = broker_url.split(":", 1)[0].lower()
     if scheme == "filesystem":
@@ -20,9 +22,10 @@ def broker_transport_options(broker_url: str, *, var_dir: Path) -> dict:
             "store_processed": False,
         }
     if scheme.startswith("redis") or scheme.startswith("rediss"):
-        # Redis has no acks: an unacked message reappears after the visibility timeout.
-        # It must exceed the longest task (hard limit) or a slow task runs twice.
-        return {"visibility_timeout": 3600, "max_retries": 2, "interval_start": 0,
+        # Redis has no broker-side acks: a message taken by a worker that died reappears
+        # only after the visibility timeout. It must exceed the longest task (the hard time
+        # limit) or a slow task is handed to a second worker while the first still runs.
+        return {"visibility_timeout": redis_visibility_timeout, "max_retries": 2, "interval_start": 0,
                 "interval_step": 0.2, "interval_max": 0.5}
     # AMQP: publisher confirms, so a message the broker did not take raises instead of
     # vanishing; bounded connection retries, so a request never hangs on a dead broker.

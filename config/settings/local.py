@@ -1,7 +1,14 @@
 """Development: the embedded default (no server needed) unless the environment names one."""
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, VAR_DIR, broker_transport_options, database_from_url, env
+from .base import (
+    BASE_DIR,
+    REDIS_VISIBILITY_TIMEOUT,
+    VAR_DIR,
+    broker_transport_options,
+    database_from_url,
+    env,
+)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="local-development-only-not-a-secret")
@@ -18,7 +25,9 @@ DATABASES = {
 CELERY_BROKER_URL = (
     env("BROKER_URL", default="") or env("CLOUDAMQP_URL", default="") or "filesystem://localhost//"
 )
-CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_BROKER_URL, var_dir=VAR_DIR)
+CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(
+    CELERY_BROKER_URL, var_dir=VAR_DIR, redis_visibility_timeout=REDIS_VISIBILITY_TIMEOUT
+)
 
 # Email is written to files under var/mail/, one per message, unless EMAIL_URL says otherwise.
 MAILERS = {

@@ -3,7 +3,14 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, VAR_DIR, broker_transport_options, database_from_url, env
+from .base import (
+    BASE_DIR,
+    REDIS_VISIBILITY_TIMEOUT,
+    VAR_DIR,
+    broker_transport_options,
+    database_from_url,
+    env,
+)
 
 
 def required(name: str, hint: str) -> str:
@@ -29,7 +36,9 @@ if not CELERY_BROKER_URL:
     raise ImproperlyConfigured("Set BROKER_URL (or add CloudAMQP, which sets CLOUDAMQP_URL).")
 if CELERY_BROKER_URL.startswith(("filesystem", "memory")):
     raise ImproperlyConfigured(f"BROKER_URL {CELERY_BROKER_URL!r} is for development only.")
-CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_BROKER_URL, var_dir=VAR_DIR)
+CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(
+    CELERY_BROKER_URL, var_dir=VAR_DIR, redis_visibility_timeout=REDIS_VISIBILITY_TIMEOUT
+)
 
 if not EMAIL_URL:  # noqa: F405 (EMAIL_URL falls back to Heroku's Mailgun or SendGrid add-on)
     raise ImproperlyConfigured(
