@@ -209,8 +209,15 @@ MAILER_RATE_LIMIT = env("MAILER_RATE_LIMIT", default="") or None
 # ------------------------------------------------------------------------------
 # BROKER_URL names the broker; Heroku's CloudAMQP add-on sets CLOUDAMQP_URL instead.
 CELERY_BROKER_URL = env("BROKER_URL", default="") or env("CLOUDAMQP_URL", default="")
+# Redis only: seconds before a message taken by a worker that died is handed out again.
+# Above the hard time limit, or a slow task would run twice.
+REDIS_VISIBILITY_TIMEOUT = env.int("REDIS_VISIBILITY_TIMEOUT", default=3600)
 CELERY_BROKER_TRANSPORT_OPTIONS = (
-    broker_transport_options(CELERY_BROKER_URL, var_dir=VAR_DIR) if CELERY_BROKER_URL else {}
+    broker_transport_options(
+        CELERY_BROKER_URL, var_dir=VAR_DIR, redis_visibility_timeout=REDIS_VISIBILITY_TIMEOUT
+    )
+    if CELERY_BROKER_URL
+    else {}
 )
 # A dead broker must cost a request about a second, never a hang: short connect timeout,
 # bounded publish retries. Work that could not be published is republished by the sweep.
