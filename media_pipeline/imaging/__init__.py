@@ -1,0 +1,20 @@
+"""Pure image code of the media service: cheap upload inspection and safe, fast rendition making."""
+
+from .errors import CorruptImage, ImageTooLarge, InvalidImageError, UnsupportedImageType
+from .probe import inspect_image
+from .render import render_renditions
+from .specs import DEFAULT_RENDITIONS, ImageInfo, Limits, Rendered, RenditionSpec
+
+__all__ = [
+    "DEFAULT_RENDITIONS",
+    "CorruptImage",
+    "ImageInfo",
+    "ImageTooLarge",
+    "InvalidImageError",
+    "Limits",
+    "Rendered",
+    "RenditionSpec",
+    "UnsupportedImageType",
+    "inspect_image",
+    "render_renditions",
+]

@@ -1,0 +1,112 @@
+"""Rendition making for the worker: one bounded decode, then each size from the previous."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import BinaryIO
+
+from PIL import Image
+
+from .color import prepare_for_resize, to_srgb_rgb
+from .encode import can_encode, encode
+from .formats import FORMATS
+from .geometry import apply_orientation, displayed_size, fit_long_edge
+from .limits import pillow_bomb_guard
+from .probe import DECODE_ERRORS, damaged, open_checked, release, seekable_stream
+from .specs import DEFAULT_RENDITIONS, ImageInfo, Limits, Rendered, RenditionSpec
+
+RESAMPLE = Image.Resampling.BICUBIC  # ~45 dB PSNR against LANCZOS here, at 2/3 of its cost
+REDUCING_GAP = (
+    3.0  # box-reduce first only when shrinking more than 3x (Pillow: "indistinguishable")
+)
+# JPEG DCT-domain downscale (1/2, 1/4, 1/8) is chosen so the decoded image keeps at least
+# DRAFT_MARGIN x the largest rendition's size; the final resample then cleans up the DCT scaling.
+DRAFT_MARGIN = 1.5
+
+
+def render_renditions(
+    stream: BinaryIO,
+    specs: Sequence[RenditionSpec] = DEFAULT_RENDITIONS,
+    *,
+    limits: Limits,
+) -> tuple[ImageInfo, list[Rendered]]:
+    """Decode the upload once, under ``limits``, and encode one Rendered per (spec, format).
+
+    Runs every check of inspect_image first (nothing is decoded for a refused file), then decodes
+    JPEGs straight at a reduced size when the renditions allow it. Renditions: EXIF orientation
+    applied, converted to sRGB with only an sRGB ICC profile (no EXIF/GPS/XMP/comments), alpha
+    kept in WebP/AVIF and flattened onto white in JPEG, never upscaled. GIFs and other
+    animations render their first frame. The ImageInfo is the source's, as displayed.
+    Raises an InvalidImageError subclass for refused or undecodable uploads; ValueError if a
+    spec asks for a format this installation cannot write.
+    """
+    for spec in specs:
+        for fmt in spec.formats:
+            if not can_encode(fmt):
+                raise ValueError(f"rendition format {fmt!r} is not available in this Pillow build")
+    source = seekable_stream(stream, limits)
+    try:
+        with pillow_bomb_guard(limits):
+            info, im, orientation = open_checked(source, limits)
+            targets = [fit_long_edge((info.width, info.height), spec.long_edge) for spec in specs]
+            try:
+                largest = max(targets, key=lambda size: size[0] * size[1], default=None)
+                base = _decode_to(im, info, orientation, largest) if largest else None
+            finally:
+                release(im)
+        return info, _encode_all(base, specs, targets)
+    finally:
+        if source is stream:
+            stream.seek(0)
+
+
+def _decode_to(
+    im: Image.Image, info: ImageInfo, orientation: int, size: tuple[int, int]
+) -> Image.Image:
+    """Decode (first frame only) and return sRGB RGB/RGBA pixels of `size`, as displayed."""
+    stored_size = displayed_size(size, orientation)  # the same swap maps displayed -> stored
+    box = None
+    try:
+        if info.format == "jpeg" and stored_size != im.size:
+            request = (
+                math.ceil(stored_size[0] * DRAFT_MARGIN),
+                math.ceil(stored_size[1] * DRAFT_MARGIN),
+            )
+            drafted = im.draft(None, request)
+            if drafted is not None:
+                box = drafted[1]
+        im.load()
+        work = prepare_for_resize(im)
+        if work.size != stored_size or (box is not None and box != (0, 0) + work.size):
+            work = work.resize(stored_size, RESAMPLE, box=box, reducing_gap=REDUCING_GAP)
+    except DECODE_ERRORS as exc:
+        raise damaged(FORMATS[info.format].label) from exc
+    return apply_orientation(to_srgb_rgb(work), orientation)
+
+
+def _encode_all(
+    base: Image.Image | None, specs: Sequence[RenditionSpec], targets: list[tuple[int, int]]
+) -> list[Rendered]:
+    """Largest first, each size resampled from the previous one; results in spec order."""
+    results: dict[int, list[Rendered]] = {}
+    current = base
+    for index in sorted(range(len(specs)), key=lambda i: -(targets[i][0] * targets[i][1])):
+        spec, size = specs[index], targets[index]
+        assert current is not None
+        if current.size != size:
+            current = current.resize(size, RESAMPLE, reducing_gap=REDUCING_GAP)
+            current.info = {}
+        results[index] = [
+            Rendered(
+                name=spec.name,
+                format=fmt,
+                width=size[0],
+                height=size[1],
+                data=encode(current, fmt, max(size)),
+                content_type=FORMATS[fmt].mime_type,
+                extension=FORMATS[fmt].extension,
+            )
+            for fmt in spec.formats
+        ]
+    return [rendered for index in range(len(specs)) for rendered in results[index]]
