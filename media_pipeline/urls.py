@@ -9,6 +9,7 @@ app_name = "media_pipeline"
 urlpatterns = [
     path("", views.home, name="home"),
     path("uploads/<uuid:upload_id>/", views.upload_page, name="upload"),
+    path("uploads/<uuid:upload_id>/thumbnail", views.thumbnail, name="thumbnail"),
     path("media/<path:key>", views.stored_file, name="file"),
     path("api/uploads/", api.uploads, name="api-uploads"),
     path("api/uploads/<uuid:upload_id>/", api.upload_detail, name="api-upload"),

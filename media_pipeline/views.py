@@ -1,16 +1,69 @@
 """Pages: upload form and gallery, an upload's page, its stored files. HTTP only."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods
 
 from media_pipeline import imaging, selectors, services
+from media_pipeline.imaging.formats import FORMATS, accepted_labels
 from media_pipeline.models import Upload
 
 PENDING = (Upload.Status.QUEUED, Upload.Status.PROCESSING)
+GALLERY_PAGE_SIZE = 24
+# Best first: the browser takes the first <source> whose type it can show.
+SOURCE_FORMATS = (("avif", "image/avif"), ("webp", "image/webp"))
+
+
+def picture(upload: dict) -> dict | None:
+    """The srcset of each format for a <picture>, with a JPEG <img> every browser shows."""
+    by_format: dict[str, list[dict]] = {}
+    for rendition in upload["renditions"]:
+        by_format.setdefault(rendition["format"], []).append(rendition)
+    fallback = by_format.get("jpeg")
+    if upload["status"] != Upload.Status.READY or not fallback:
+        return None
+
+    def srcset(renditions: list[dict]) -> str:
+        return ", ".join(f"{r['url']} {r['width']}w" for r in renditions)
+
+    smallest = min(fallback, key=lambda r: r["width"])
+    return {
+        "sources": [
+            {"type": mime, "srcset": srcset(by_format[name])}
+            for name, mime in SOURCE_FORMATS
+            if name in by_format
+        ],
+        "srcset": srcset(fallback),
+        "src": smallest["url"],
+        "width": smallest["width"],
+        "height": smallest["height"],
+    }
+
+
+def for_page(upload: Upload) -> dict:
+    data = selectors.upload_as_dict(upload)
+    for rendition in data["renditions"]:
+        known = FORMATS.get(rendition["format"])
+        rendition["label"] = known.label if known else rendition["format"].upper()
+    data["picture"] = picture(data)
+    data["pending"] = data["status"] in PENDING
+    return data
+
+
+def back_to(request: HttpRequest, default: str) -> str:
+    """Where a form post returns: its `next` field when it is a page of this site."""
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
 
 
 @login_required
@@ -30,15 +83,21 @@ def home(request: HttpRequest) -> HttpResponse:
                 messages.success(request, f"{services.clean_file_name(file.name)}: queued.")
         return redirect("media_pipeline:home")
 
-    page = Paginator(selectors.uploads_of(request.user), 24).get_page(request.GET.get("page"))
-    uploads = [selectors.upload_as_dict(upload) for upload in page]
+    page = Paginator(selectors.uploads_of(request.user), GALLERY_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    uploads = [for_page(upload) for upload in page]
     return render(
         request,
         "media_pipeline/home.html",
         {
             "page": page,
             "uploads": uploads,
-            "pending": any(u["status"] in PENDING for u in uploads),
+            "pending": any(u["pending"] for u in uploads),
+            "max_bytes": settings.MEDIA_MAX_UPLOAD_BYTES,
+            # Said as the server's refusal says it.
+            "max_size": f"{settings.MEDIA_MAX_UPLOAD_BYTES / 1_048_576:.0f} MB",
+            "accepted": accepted_labels(),
         },
     )
 
@@ -52,15 +111,26 @@ def upload_page(request: HttpRequest, upload_id) -> HttpResponse:
         if request.POST.get("action") == "delete":
             services.delete_upload(upload=upload)
             messages.success(request, f"{upload.original_name} deleted.")
-            return redirect("media_pipeline:home")
+            return redirect(back_to(request, "media_pipeline:home"))
         services.update_caption(upload=upload, caption=request.POST.get("caption", ""))
-        return redirect("media_pipeline:upload", upload_id=upload.id)
-    data = selectors.upload_as_dict(upload)
+        messages.success(request, f"Caption of {upload.original_name} saved.")
+        return redirect(back_to(request, reverse("media_pipeline:upload", args=[upload.id])))
+    data = for_page(upload)
     return render(
         request,
         "media_pipeline/upload.html",
-        {"upload": data, "pending": data["status"] in PENDING},
+        {"upload": data, "pending": data["pending"]},
     )
+
+
+@login_required
+@require_GET
+def thumbnail(request: HttpRequest, upload_id) -> HttpResponse:
+    """The upload's smallest JPEG rendition (the link in the ready email), to its owner."""
+    data = for_page(selectors.upload_of(request.user, upload_id))
+    if not data["picture"]:
+        raise Http404("No thumbnail yet.")
+    return redirect(data["picture"]["src"])
 
 
 @login_required

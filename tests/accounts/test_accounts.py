@@ -62,7 +62,7 @@ def test_upload_form_without_javascript(alice_client):
     text = response.content.decode()
     assert "a.jpg: queued" in text and "b.jpg: queued" in text
     assert "c.jpg:" in text and "image" in text.split("c.jpg:")[1][:200].lower()
-    assert text.count('class="tile') == 2
+    assert text.count('class="tile-name" href="/uploads/') == 2
     assert 'http-equiv="refresh"' in text  # the page refreshes while work is pending
 
 

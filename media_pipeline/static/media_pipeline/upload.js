@@ -1,0 +1,537 @@
+/* Upload page and gallery: drag-and-drop uploads with progress, live processing state,
+   captions edited in place, delete. Every form here also works without this file. */
+(function () {
+  "use strict";
+
+  document.documentElement.classList.add("js");
+
+  var FINAL = ["ready", "failed"];
+  var PARALLEL_UPLOADS = 3;
+  var POLL_FIRST_MS = 500;
+  var POLL_MAX_MS = 5000;
+  var THUMB_SIZES = "64px";
+  var TILE_SIZES = "(max-width: 600px) 50vw, 260px";
+  var SOURCE_TYPES = { avif: "image/avif", webp: "image/webp" };
+
+  // --- small helpers ------------------------------------------------------------------------
+
+  function cookie(name) {
+    var found = document.cookie.split("; ").filter(function (part) {
+      return part.indexOf(name + "=") === 0;
+    })[0];
+    return found ? decodeURIComponent(found.slice(name.length + 1)) : "";
+  }
+
+  function csrfToken() {
+    var field = document.querySelector("input[name=csrfmiddlewaretoken]");
+    return cookie("csrftoken") || (field ? field.value : "");
+  }
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (key) {
+      if (attrs[key] !== null && attrs[key] !== undefined) node.setAttribute(key, attrs[key]);
+    });
+    (children || []).forEach(function (child) {
+      node.append(child);
+    });
+    return node;
+  }
+
+  function megabytes(bytes) {
+    return (bytes / 1048576).toFixed(1) + " MB";
+  }
+
+  function humanSize(bytes) {
+    if (bytes < 1024) return bytes + " bytes";
+    if (bytes < 1048576) return Math.round(bytes / 1024) + " KB";
+    return megabytes(bytes);
+  }
+
+  function capitalised(word) {
+    return word.charAt(0).toUpperCase() + word.slice(1);
+  }
+
+  var announcer = document.getElementById("announcer");
+
+  // Screen readers hear each status change once, from one polite live region.
+  function announce(text) {
+    if (!announcer) return;
+    var line = el("p", {}, [text]);
+    announcer.append(line);
+    while (announcer.childNodes.length > 5) announcer.firstChild.remove();
+  }
+
+  function api(url, method, body) {
+    var headers = { Accept: "application/json", "X-CSRFToken": csrfToken() };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    return fetch(url, {
+      method: method,
+      headers: headers,
+      credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  }
+
+  function errorOf(response, text) {
+    try {
+      var parsed = JSON.parse(text);
+      if (parsed && parsed.error) return parsed.error;
+    } catch (ignored) {
+      // Not JSON: an HTML error page from a proxy or the CSRF check.
+    }
+    if (response.status === 403) return "Your session has expired. Reload the page and log in again.";
+    if (response.status === 401) return "You have been logged out. Reload the page and log in again.";
+    if (response.status === 413) return "The file is larger than the server accepts.";
+    return "The server could not take this file (error " + response.status + "). Please try again.";
+  }
+
+  // The server's renditions as a <picture>: the browser picks the size and format it needs.
+  function picture(upload, sizes) {
+    var byFormat = {};
+    upload.renditions.forEach(function (r) {
+      (byFormat[r.format] = byFormat[r.format] || []).push(r);
+    });
+    var jpeg = byFormat.jpeg;
+    if (!jpeg || !jpeg.length) return null;
+    var srcset = function (list) {
+      return list.map(function (r) { return r.url + " " + r.width + "w"; }).join(", ");
+    };
+    var smallest = jpeg.reduce(function (a, b) { return a.width <= b.width ? a : b; });
+    var node = el("picture");
+    Object.keys(SOURCE_TYPES).forEach(function (format) {
+      if (byFormat[format]) {
+        node.append(el("source", { type: SOURCE_TYPES[format], sizes: sizes, srcset: srcset(byFormat[format]) }));
+      }
+    });
+    node.append(el("img", {
+      sizes: sizes, srcset: srcset(jpeg), src: smallest.url, width: smallest.width,
+      height: smallest.height, alt: upload.caption || upload.name, decoding: "async",
+    }));
+    return node;
+  }
+
+  // Ask for an upload's state until it is final, waiting longer each time nothing changed.
+  function watch(url, onChange) {
+    var delay = POLL_FIRST_MS;
+    var last = null;
+    function tick() {
+      fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (response) {
+          if (response.status === 404) {
+            onChange(null);
+            return true;
+          }
+          if (!response.ok) return false;
+          return response.json().then(function (upload) {
+            if (upload.status !== last) {
+              last = upload.status;
+              delay = POLL_FIRST_MS;
+              onChange(upload);
+            }
+            return FINAL.indexOf(upload.status) >= 0;
+          });
+        })
+        .catch(function () { return false; })
+        .then(function (done) {
+          if (done) return;
+          delay = Math.min(delay * 1.6, POLL_MAX_MS);
+          window.setTimeout(tick, delay);
+        });
+    }
+    window.setTimeout(tick, delay);
+  }
+
+  function setPill(pill, state, label) {
+    pill.dataset.state = state;
+    pill.textContent = label || capitalised(state);
+  }
+
+  // --- gallery tiles ------------------------------------------------------------------------
+
+  var gallery = document.getElementById("gallery");
+  var template = document.getElementById("tile-template");
+
+  function fillTile(tile, upload) {
+    tile.dataset.upload = upload.id;
+    tile.dataset.state = upload.status;
+    tile.dataset.apiUrl = upload.url;
+    tile.querySelectorAll("a").forEach(function (a) { a.href = upload.page; });
+    tile.querySelector(".tile-name").textContent = upload.name;
+    setPill(tile.querySelector(".pill"), upload.status);
+    var error = tile.querySelector(".tile-error");
+    error.textContent = upload.error || "";
+    error.hidden = !upload.error;
+    var image = tile.querySelector(".tile-image");
+    var pic = upload.status === "ready" ? picture(upload, TILE_SIZES) : null;
+    if (pic) {
+      image.replaceChildren(pic);
+    } else {
+      var placeholder = image.querySelector(".placeholder");
+      if (placeholder) {
+        placeholder.dataset.state = upload.status;
+        placeholder.firstElementChild.textContent =
+          upload.status === "failed" ? "Not processed" : capitalised(upload.status) + "…";
+      }
+    }
+    tile.querySelectorAll("form").forEach(function (form) {
+      form.action = upload.page;
+      form.dataset.apiUrl = upload.url;
+      form.dataset.name = upload.name;
+      var next = form.querySelector("input[name=next]");
+      if (next) next.value = window.location.pathname + window.location.search;
+    });
+    var input = tile.querySelector(".caption-edit input[name=caption]");
+    var label = tile.querySelector(".caption-edit label");
+    input.id = "caption-" + upload.id;
+    label.htmlFor = input.id;
+    label.textContent = "Caption of " + upload.name;
+    if (document.activeElement !== input) input.value = upload.caption || "";
+    input.dataset.saved = input.value;
+    tile.querySelector(".delete-form .visually-hidden").textContent = " " + upload.name;
+  }
+
+  function addTile(upload) {
+    if (!gallery || !template || gallery.dataset.firstPage !== "true") return;
+    if (gallery.querySelector('[data-upload="' + upload.id + '"]')) return;
+    var tile = template.content.firstElementChild.cloneNode(true);
+    fillTile(tile, upload);
+    enhanceTile(tile);
+    gallery.prepend(tile);
+    var empty = document.getElementById("gallery-empty");
+    if (empty) empty.hidden = true;
+  }
+
+  function updateTile(upload) {
+    if (!gallery) return;
+    var tile = gallery.querySelector('[data-upload="' + upload.id + '"]');
+    if (tile) fillTile(tile, upload);
+  }
+
+  function removeTile(tile) {
+    var next = tile.nextElementSibling || tile.previousElementSibling;
+    tile.remove();
+    if (gallery && !gallery.children.length) {
+      var empty = document.getElementById("gallery-empty");
+      if (empty) empty.hidden = false;
+    }
+    var focusTarget = next ? next.querySelector(".tile-name") : document.getElementById("gallery-title");
+    if (focusTarget) {
+      if (!next) focusTarget.tabIndex = -1;
+      focusTarget.focus();
+    }
+  }
+
+  // --- captions and delete ------------------------------------------------------------------
+
+  function enhanceCaption(form) {
+    var input = form.querySelector("input[name=caption]");
+    var note = form.querySelector(".form-note");
+    input.dataset.saved = input.value;
+
+    function show(text, kind) {
+      if (!note) return;
+      note.textContent = text;
+      note.dataset.kind = kind;
+    }
+
+    function save() {
+      var caption = input.value.trim();
+      if (caption === input.dataset.saved) return;
+      show("Saving…", "busy");
+      api(form.dataset.apiUrl, "PATCH", { caption: caption })
+        .then(function (response) {
+          return response.text().then(function (text) {
+            if (!response.ok) throw new Error(errorOf(response, text));
+            var upload = JSON.parse(text);
+            input.dataset.saved = upload.caption;
+            if (document.activeElement !== input) input.value = upload.caption;
+            show("Saved", "ok");
+            announce("Caption of " + form.dataset.name + " saved.");
+          });
+        })
+        .catch(function (error) {
+          var message = error.message || "The caption could not be saved.";
+          show(message, "error");
+          announce("Caption of " + form.dataset.name + " not saved: " + message);
+        });
+    }
+
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      save();
+    });
+    input.addEventListener("change", save);
+    input.addEventListener("input", function () {
+      show(input.value.trim() === input.dataset.saved ? "" : "Unsaved", "");
+    });
+  }
+
+  function enhanceDelete(form) {
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var name = form.dataset.name;
+      if (!window.confirm("Delete " + name + " and all its sizes? This cannot be undone.")) return;
+      var button = form.querySelector("button");
+      button.disabled = true;
+      api(form.dataset.apiUrl, "DELETE")
+        .then(function (response) {
+          if (response.status !== 204 && response.status !== 404) {
+            return response.text().then(function (text) { throw new Error(errorOf(response, text)); });
+          }
+          announce(name + " deleted.");
+          if (form.dataset.after) {
+            window.location.assign(form.dataset.after);
+            return;
+          }
+          var tile = form.closest(".tile");
+          if (tile) removeTile(tile);
+        })
+        .catch(function (error) {
+          button.disabled = false;
+          announce(name + " was not deleted: " + error.message);
+          window.alert(name + " was not deleted: " + error.message);
+        });
+    });
+  }
+
+  function enhanceTile(tile) {
+    tile.querySelectorAll("form.caption-edit").forEach(enhanceCaption);
+    tile.querySelectorAll("form.delete-form").forEach(enhanceDelete);
+    var state = tile.dataset.state;
+    if (tile.dataset.apiUrl && FINAL.indexOf(state) < 0) {
+      watch(tile.dataset.apiUrl, function (upload) {
+        if (!upload) return removeTile(tile);
+        fillTile(tile, upload);
+      });
+    }
+  }
+
+  // --- the upload queue ---------------------------------------------------------------------
+
+  var form = document.getElementById("upload-form");
+  var queue = document.getElementById("upload-queue");
+  var waiting = [];
+  var running = 0;
+
+  function makeRow(file) {
+    var row = {
+      file: file,
+      thumb: el("div", { class: "row-thumb", "aria-hidden": "true" }),
+      name: el("span", { class: "row-name" }, [file.name]),
+      progress: el("progress", { max: "100", value: "0", "aria-label": "Upload of " + file.name }),
+      pill: el("span", { class: "pill" }),
+      percent: el("span", { class: "row-percent", "aria-hidden": "true" }),
+      message: el("p", { class: "row-message", hidden: "" }),
+      actions: el("div", { class: "row-actions" }),
+    };
+    row.node = el("li", { class: "row" }, [
+      row.thumb,
+      el("div", { class: "row-main" }, [
+        el("div", { class: "row-head" }, [row.name, el("span", { class: "row-size" }, [humanSize(file.size)]), row.percent]),
+        row.progress,
+        row.message,
+      ]),
+      el("div", { class: "row-side" }, [row.pill, row.actions]),
+    ]);
+    if (/^image\/(jpeg|png|gif|webp|avif)$/.test(file.type) && file.size < 20 * 1048576) {
+      var preview = el("img", { src: URL.createObjectURL(file), alt: "" });
+      preview.addEventListener("error", function () { preview.remove(); });
+      preview.addEventListener("load", function () { URL.revokeObjectURL(preview.src); });
+      row.thumb.append(preview);
+    }
+    setState(row, "waiting", "Waiting");
+    return row;
+  }
+
+  function setState(row, state, label, message) {
+    row.node.dataset.state = state;
+    setPill(row.pill, state, label);
+    row.message.textContent = message || "";
+    row.message.hidden = !message;
+  }
+
+  function finish(row, state, message, spoken) {
+    setState(row, state, state === "refused" ? "Not accepted" : null, message);
+    row.progress.hidden = true;
+    announce(spoken || row.file.name + ": " + message);
+  }
+
+  function offerRetry(row) {
+    var retry = el("button", { type: "button", class: "small" }, ["Try again"]);
+    retry.addEventListener("click", function () {
+      retry.remove();
+      row.progress.hidden = false;
+      row.progress.value = 0;
+      setState(row, "waiting", "Waiting");
+      waiting.push(row);
+      pump();
+    });
+    row.actions.replaceChildren(retry);
+  }
+
+  function onProcessing(row, upload) {
+    if (!upload) {
+      finish(row, "failed", "This upload was deleted.");
+      return;
+    }
+    row.upload = upload;
+    if (upload.status === "ready") {
+      var pic = picture(upload, THUMB_SIZES);
+      if (pic) row.thumb.replaceChildren(pic);
+      row.name.replaceChildren(el("a", { href: upload.page }, [upload.name]));
+      setState(row, "ready");
+      row.progress.hidden = true;
+      announce(upload.name + " is ready.");
+      addTile(upload);
+      updateTile(upload);
+    } else if (upload.status === "failed") {
+      finish(row, "failed", upload.error || "It could not be processed.",
+        upload.name + " failed: " + (upload.error || "it could not be processed."));
+      updateTile(upload);
+    } else {
+      setState(row, upload.status);
+      row.progress.removeAttribute("value");
+      announce(upload.name + " is " + upload.status + ".");
+      updateTile(upload);
+    }
+  }
+
+  function send(row) {
+    running += 1;
+    setState(row, "uploading", "Uploading");
+    announce(row.file.name + ": uploading.");
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", form.dataset.apiUrl);
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.setRequestHeader("X-CSRFToken", csrfToken());
+    xhr.upload.addEventListener("progress", function (event) {
+      if (event.lengthComputable && event.total) {
+        var percent = Math.round((event.loaded / event.total) * 100);
+        row.progress.value = percent;
+        row.percent.textContent = percent + "%";
+      }
+    });
+    xhr.upload.addEventListener("load", function () {
+      // Every byte is sent; the server now checks the file.
+      row.progress.value = 100;
+      row.percent.textContent = "";
+      setState(row, "uploading", "Checking");
+    });
+    xhr.addEventListener("load", function () {
+      var response = { status: xhr.status };
+      if (xhr.status === 202) {
+        var upload = JSON.parse(xhr.responseText);
+        row.progress.removeAttribute("value");
+        onProcessing(row, upload);
+        watch(upload.url, function (latest) { onProcessing(row, latest); });
+      } else {
+        var message = errorOf(response, xhr.responseText);
+        finish(row, "refused", message, row.file.name + " was not accepted: " + message);
+      }
+    });
+    xhr.addEventListener("error", function () {
+      finish(row, "error", "The upload was interrupted. Check your connection and try again.");
+      offerRetry(row);
+    });
+    xhr.addEventListener("loadend", function () {
+      running -= 1;
+      pump();
+    });
+    var body = new FormData();
+    body.append("file", row.file, row.file.name);
+    xhr.send(body);
+  }
+
+  function pump() {
+    while (running < PARALLEL_UPLOADS && waiting.length) send(waiting.shift());
+  }
+
+  function addFiles(files) {
+    var maxBytes = Number(form.dataset.maxBytes || 0);
+    queue.hidden = false;
+    Array.prototype.forEach.call(files, function (file) {
+      var row = makeRow(file);
+      queue.prepend(row.node);
+      if (maxBytes && file.size > maxBytes) {
+        // Same words as the server's; it would refuse the file after the whole upload.
+        finish(row, "refused",
+          "The file is " + megabytes(file.size) + "; the limit is " +
+          Math.round(maxBytes / 1048576) + " MB.");
+        return;
+      }
+      waiting.push(row);
+    });
+    announce(files.length === 1 ? "1 file added." : files.length + " files added.");
+    pump();
+  }
+
+  function enhanceUploader() {
+    if (!form || !queue || !window.FormData || !window.XMLHttpRequest) return;
+    var input = form.querySelector("input[type=file]");
+    var zone = document.getElementById("dropzone");
+    input.required = false;
+
+    input.addEventListener("change", function () {
+      if (input.files.length) addFiles(input.files);
+      input.value = "";
+    });
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (input.files.length) addFiles(input.files);
+      input.value = "";
+    });
+
+    var depth = 0;
+    zone.addEventListener("dragenter", function (event) {
+      event.preventDefault();
+      depth += 1;
+      zone.classList.add("dragging");
+    });
+    zone.addEventListener("dragleave", function () {
+      depth = Math.max(0, depth - 1);
+      if (!depth) zone.classList.remove("dragging");
+    });
+    zone.addEventListener("dragover", function (event) {
+      event.preventDefault();
+      event.dataTransfer.dropEffect = "copy";
+    });
+    zone.addEventListener("drop", function (event) {
+      event.preventDefault();
+      depth = 0;
+      zone.classList.remove("dragging");
+      if (event.dataTransfer && event.dataTransfer.files.length) addFiles(event.dataTransfer.files);
+    });
+    // A file dropped beside the zone would make the browser leave the page to show it.
+    ["dragover", "drop"].forEach(function (type) {
+      window.addEventListener(type, function (event) {
+        if (!zone.contains(event.target)) event.preventDefault();
+      });
+    });
+  }
+
+  // --- the upload's own page ----------------------------------------------------------------
+
+  function enhanceDetail() {
+    var detail = document.getElementById("upload-detail");
+    if (!detail || FINAL.indexOf(detail.dataset.state) >= 0) return;
+    var first = detail.dataset.state;
+    watch(detail.dataset.apiUrl, function (upload) {
+      if (!upload) {
+        window.location.assign("/");
+      } else if (FINAL.indexOf(upload.status) >= 0) {
+        // The page lists the renditions (or the reason) once there is an outcome.
+        window.location.reload();
+      } else if (upload.status !== first) {
+        setPill(detail.querySelector(".pill"), upload.status);
+        announce(upload.name + " is " + upload.status + ".");
+      }
+    });
+  }
+
+  enhanceUploader();
+  if (gallery) gallery.querySelectorAll(".tile").forEach(enhanceTile);
+  document.querySelectorAll("main > article form.caption-edit").forEach(enhanceCaption);
+  document.querySelectorAll("form.detail-delete").forEach(enhanceDelete);
+  enhanceDetail();
+})();

@@ -1,0 +1,67 @@
+"""With JavaScript off: the plain form post, a page that refreshes itself, plain forms."""
+
+import io
+import re
+
+import pytest
+
+from media_pipeline import imaging
+from media_pipeline.models import Upload
+from tests.e2e.browser import expect, log_in, screenshot
+from tests.imagecorpus import photo_jpeg, text_file
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.integration,
+    pytest.mark.django_db(transaction=True),
+]
+
+
+def test_upload_caption_and_delete_work_without_javascript(
+    celery_worker, user, live_server, new_page
+):
+    page = new_page(java_script_enabled=False)
+    log_in(page, live_server.url, "alice")
+    expect(page.locator("#dropzone .dropzone-title")).to_be_hidden()
+
+    page.get_by_label("Choose one or more images").set_input_files(
+        [
+            {
+                "name": "harbour.jpg",
+                "mimeType": "image/jpeg",
+                "buffer": photo_jpeg(1200, 800, seed=21),
+            },
+            {"name": "notes.jpg", "mimeType": "image/jpeg", "buffer": text_file()},
+        ]
+    )
+    page.get_by_role("button", name="Upload").click()
+    page.wait_for_url(f"{live_server.url}/")
+    with pytest.raises(imaging.InvalidImageError) as refused:
+        imaging.inspect_image(io.BytesIO(text_file()), limits=imaging.Limits())
+    messages = page.locator(".messages")
+    expect(messages).to_contain_text("harbour.jpg: queued.")
+    expect(messages).to_contain_text(f"notes.jpg: {refused.value}")
+
+    # No script polls: the page reloads itself until the image is ready.
+    tile = page.locator("#gallery .tile").filter(has_text="harbour.jpg")
+    expect(tile.locator("img")).to_have_attribute(
+        "src", re.compile("/media/renditions/"), timeout=120_000
+    )
+    expect(tile.locator(".pill")).to_have_text("Ready")
+    screenshot(page, "gallery-without-javascript", full_page=True)
+
+    tile.get_by_label("Caption of harbour.jpg").fill("The quay")
+    tile.get_by_role("button", name="Save").click()
+    page.wait_for_url(f"{live_server.url}/")
+    expect(page.locator(".messages")).to_contain_text("Caption of harbour.jpg saved.")
+    expect(page.get_by_label("Caption of harbour.jpg")).to_have_value("The quay")
+
+    page.get_by_role("link", name="harbour.jpg").click()
+    expect(page.locator("table tbody tr")).to_have_count(
+        Upload.objects.get(original_name="harbour.jpg").renditions.count()
+    )
+    page.get_by_role("button", name="Delete this image").click()
+    page.wait_for_url(f"{live_server.url}/")
+    expect(page.locator(".messages")).to_contain_text("harbour.jpg deleted.")
+    expect(page.locator("#gallery-empty")).to_be_visible()
+    assert not Upload.objects.exists()
