@@ -47,7 +47,7 @@ def uploads(request: HttpRequest) -> JsonResponse:
         return error(str(too_large), 413)
     except imaging.InvalidImageError as invalid:
         return error(str(invalid), 400)
-    body = selectors.upload_as_dict(upload)
+    body = selectors.upload_as_dict(upload, renditions=())  # none yet: it was just accepted
     response = JsonResponse(body, status=202)
     response["Location"] = body["url"]
     return response

@@ -1,5 +1,7 @@
 """Reads: a user's uploads, and their JSON shape for the API and pages."""
 
+from collections.abc import Iterable
+
 from django.core.files.storage import FileSystemStorage
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
@@ -33,7 +35,14 @@ def file_url(field_file) -> str:
     return field_file.url
 
 
-def upload_as_dict(upload: Upload) -> dict:
+def upload_as_dict(upload: Upload, *, renditions: Iterable[Rendition] | None = None) -> dict:
+    """The upload as the API and pages show it.
+
+    `renditions`, when the caller knows them already (a just-accepted upload has none),
+    spare a query on the upload request's path.
+    """
+    if renditions is None:
+        renditions = upload.renditions.all()
     return {
         "id": str(upload.id),
         "status": upload.status,
@@ -59,7 +68,7 @@ def upload_as_dict(upload: Upload) -> dict:
                 "bytes": rendition.bytes,
                 "url": file_url(rendition.file),
             }
-            for rendition in upload.renditions.all()
+            for rendition in renditions
         ],
     }
 

@@ -1,0 +1,14 @@
+"""Settings of the upload benchmark's gunicorn: the local ones, the bench URLs, no debug.
+
+The benchmark sets DATABASE_URL (a throwaway database), BROKER_URL, CELERY_QUEUE_NAMESPACE
+(throwaway queues), MEDIA_ROOT and VAR_DIR (a temporary folder) in the environment.
+"""
+
+from config.settings.local import *  # noqa: F403
+
+# As in production: no debug page, no SQL query log growing with every request.
+DEBUG = False
+# The product's URLs plus the two baseline views, which never appear in config.urls.
+ROOT_URLCONF = "bench.urls"
+# Static files are not served in the measured requests; skip the per-request file lookup.
+WHITENOISE_AUTOREFRESH = False
