@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core.after_response import after_response
 from core.sweeping import republish, stale_work
 from mailer.services import queue_email
 from media_pipeline import imaging
@@ -85,7 +86,9 @@ def accept_upload(*, owner, file: UploadedFile, caption: str = "") -> Upload:
     try:
         with transaction.atomic():
             upload.save(force_insert=True)
-            transaction.on_commit(lambda: publish_processing(upload.id))
+            # After commit (the worker must find the row), and after the response is sent
+            # (the broker round trips are not the user's to wait for).
+            transaction.on_commit(lambda: after_response(lambda: publish_processing(upload.id)))
     except BaseException:
         upload.original.delete(save=False)
         raise
