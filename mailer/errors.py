@@ -7,6 +7,9 @@ import socket
 class TemporaryDeliveryError(Exception):
     """The message may go through later: a 4xx reply, a refused or broken connection."""
 
+    # Attempts the message has had so far; the task's backoff grows with it.
+    attempts: int = 0
+
 
 class PermanentDeliveryError(Exception):
     """Retrying will not help: a 5xx reply or an address the server will never accept."""
@@ -14,6 +17,8 @@ class PermanentDeliveryError(Exception):
 
 def classify(error: Exception) -> Exception:
     """Wrap a sending error as temporary or permanent, keeping the server's words."""
+    if isinstance(error, (TemporaryDeliveryError, PermanentDeliveryError)):
+        return error
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in error.recipients.values()]
         text = "; ".join(

@@ -23,13 +23,18 @@ class OutgoingEmail(models.Model):
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True
     )
+    # Attempts since the message was queued (or resent); each one is a DeliveryAttempt.
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # What the mail server said when it took the message, e.g. "250 2.0.0 Ok: queued as X".
     server_reply = models.TextField(blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     published_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Who holds the claim: the id of the task message. A redelivery of that same message
+    # (its worker died) may take the claim over at once; anyone else waits for the lease.
+    claimed_by = models.CharField(max_length=255, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -38,3 +43,33 @@ class OutgoingEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} to {self.to} ({self.status})"
+
+
+class DeliveryAttempt(models.Model):
+    """One finished try at handing a message to the mail server, and what came of it.
+
+    Written when the try ends; one in progress shows as the row's `sending` claim.
+    """
+
+    class Outcome(models.TextChoices):
+        SENT = "sent", "Sent"
+        TEMPORARY = "temporary", "Temporary failure"
+        PERMANENT = "permanent", "Permanent failure"
+        # Its worker died before it could say; recorded by the claim that took over.
+        INTERRUPTED = "interrupted", "Interrupted (worker lost)"
+
+    email = models.ForeignKey(
+        OutgoingEmail, on_delete=models.CASCADE, related_name="delivery_attempts"
+    )
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    # The server's reply, or the error that ended the attempt.
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["started_at", "id"]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of email {self.email_id}: {self.outcome}"

@@ -1,6 +1,7 @@
 """Outbox use cases: queue a message (a row first, a task on commit), send it, sweep."""
 
 import logging
+from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
@@ -11,11 +12,13 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from core.sweeping import republish, stale_work
+from mailer.connections import default_mailer
 from mailer.errors import PermanentDeliveryError, TemporaryDeliveryError, classify
-from mailer.models import OutgoingEmail
+from mailer.models import DeliveryAttempt, OutgoingEmail
 
 log = logging.getLogger(__name__)
 Status = OutgoingEmail.Status
+Outcome = DeliveryAttempt.Outcome
 
 
 def render_message(*, kind: str, context: dict) -> tuple[str, str, str]:
@@ -69,27 +72,50 @@ def publish_send(email_id: int) -> bool:
     return True
 
 
-def claim(*, email_id: int, reclaim: bool = False) -> bool:
+def claim(*, email_id: int, claimant: str = "") -> bool:
     """Take the row for sending (queued -> sending) so no other worker sends it.
 
-    A row still `sending` is taken again only when its lease has run out, or when the
-    broker says this delivery is a redelivery (its previous worker died mid-send).
+    A row still `sending` is taken over only when its lease has run out, or by the
+    claimant that holds it: the same task message, redelivered because its worker died
+    mid-send. The attempt that was cut short is then recorded as interrupted.
     """
     now = timezone.now()
-    claimable = Q(status=Status.QUEUED) | Q(
-        status=Status.SENDING,
-        claimed_at__lt=now - timedelta(seconds=settings.MAILER_SENDING_LEASE),
+    take = {
+        "status": Status.SENDING,
+        "claimed_at": now,
+        "claimed_by": claimant,
+        "attempts": F("attempts") + 1,
+    }
+    if OutgoingEmail.objects.filter(id=email_id, status=Status.QUEUED).update(**take):
+        return True
+    abandoned = Q(claimed_at__lt=now - timedelta(seconds=settings.MAILER_SENDING_LEASE))
+    if claimant:
+        abandoned |= Q(claimed_by=claimant)
+    previous = (
+        OutgoingEmail.objects.filter(abandoned, id=email_id, status=Status.SENDING)
+        .values("claimed_at", "attempts")
+        .first()
     )
-    if reclaim:
-        claimable |= Q(status=Status.SENDING)
-    return bool(
-        OutgoingEmail.objects.filter(claimable, id=email_id).update(
-            status=Status.SENDING, claimed_at=now, attempts=F("attempts") + 1
-        )
+    # The claim it read must still be there: of two workers taking over, one wins.
+    if previous is None or not OutgoingEmail.objects.filter(
+        id=email_id, status=Status.SENDING, claimed_at=previous["claimed_at"]
+    ).update(**take):
+        return False
+    DeliveryAttempt.objects.create(
+        email_id=email_id,
+        number=previous["attempts"],
+        started_at=previous["claimed_at"],
+        finished_at=now,
+        outcome=Outcome.INTERRUPTED,
+        detail="The worker stopped before recording an outcome; the server may have the "
+        "message already (sending again keeps its Message-ID).",
     )
+    log.warning("Email %s: took over from a worker that did not finish", email_id)
+    return True
 
 
 def build_message(email: OutgoingEmail) -> EmailMultiAlternatives:
+    """The message as it goes out: stored subject and parts, fixed Message-ID."""
     message = EmailMultiAlternatives(
         subject=email.subject,
         body=email.body_text,
@@ -102,30 +128,74 @@ def build_message(email: OutgoingEmail) -> EmailMultiAlternatives:
     return message
 
 
-def send_email(*, email_id: int, reclaim: bool = False) -> OutgoingEmail | None:
-    """Send one queued message and record the outcome.
+def deliver(email: OutgoingEmail) -> str:
+    """Hand one message to the default mailer; returns what the server answered."""
+    message = build_message(email)
+    with default_mailer() as mailer:
+        if not mailer.send_messages([message]):
+            raise PermanentDeliveryError("The mailer sent nothing (no recipient it could use)")
+    # Only SMTP has a reply; the file, console and memory mailers just take the message.
+    return getattr(message, "server_reply", "") or f"Taken by {type(mailer).__module__}"
 
-    Raises TemporaryDeliveryError (the row is back to `queued`) so the task can retry;
-    a permanent failure is recorded as `failed` and not raised.
+
+def send_email(
+    *, email_id: int, claimant: str = "", max_attempts: int | None = None
+) -> OutgoingEmail | None:
+    """Send one queued message and record the outcome and the attempt.
+
+    A permanent failure, or a temporary one on the last of `max_attempts`
+    (MAILER_MAX_ATTEMPTS by default), ends the row `failed`. Another temporary failure
+    puts the row back to `queued` and raises TemporaryDeliveryError for the task to retry.
+    Returns None when the row was not claimable (sent already, or another worker has it).
     """
-    if not claim(email_id=email_id, reclaim=reclaim):
+    if max_attempts is None:
+        max_attempts = settings.MAILER_MAX_ATTEMPTS
+    if not claim(email_id=email_id, claimant=claimant):
         log.info("Email %s is not claimable (already sent, or another worker has it)", email_id)
         return None
     email = OutgoingEmail.objects.get(id=email_id)
     try:
-        build_message(email).send(using="default")
+        reply = deliver(email)
     except Exception as error:  # sorted into temporary or permanent just below
         outcome = classify(error)
         if isinstance(outcome, PermanentDeliveryError):
+            record_attempt(email, outcome=Outcome.PERMANENT, detail=str(outcome))
             return mark_failed(email_id=email_id, reason=str(outcome))
-        OutgoingEmail.objects.filter(id=email_id, status=Status.SENDING).update(
-            status=Status.QUEUED, last_error=str(outcome), published_at=timezone.now()
-        )
+        record_attempt(email, outcome=Outcome.TEMPORARY, detail=str(outcome))
+        if email.attempts >= max_attempts:
+            return mark_failed(
+                email_id=email_id, reason=f"Gave up after {email.attempts} attempts: {outcome}"
+            )
+        OutgoingEmail.objects.filter(
+            id=email_id, status=Status.SENDING, claimed_at=email.claimed_at
+        ).update(status=Status.QUEUED, last_error=str(outcome), published_at=timezone.now())
+        outcome.attempts = email.attempts
         raise outcome from error
-    OutgoingEmail.objects.filter(id=email_id).update(
-        status=Status.SENT, sent_at=timezone.now(), last_error=""
+    email.status, email.sent_at, email.server_reply, email.last_error = (
+        Status.SENT,
+        timezone.now(),
+        reply,
+        "",
     )
-    return OutgoingEmail.objects.get(id=email_id)
+    # Unconditional: the server has the message, whoever else holds the row now.
+    OutgoingEmail.objects.filter(id=email_id).update(
+        status=email.status, sent_at=email.sent_at, server_reply=reply, last_error=""
+    )
+    record_attempt(email, outcome=Outcome.SENT, detail=reply)
+    log.info("Email %s sent: %s", email_id, reply)
+    return email
+
+
+def record_attempt(email: OutgoingEmail, *, outcome: str, detail: str) -> None:
+    """Log the attempt that started with the row's claim and ended just now."""
+    DeliveryAttempt.objects.create(
+        email=email,
+        number=email.attempts,
+        started_at=email.claimed_at,
+        finished_at=timezone.now(),
+        outcome=outcome,
+        detail=detail,
+    )
 
 
 def mark_failed(*, email_id: int, reason: str) -> OutgoingEmail:
@@ -135,6 +205,27 @@ def mark_failed(*, email_id: int, reason: str) -> OutgoingEmail:
     )
     log.warning("Email %s failed: %s", email_id, reason)
     return OutgoingEmail.objects.get(id=email_id)
+
+
+def resend(*, email_ids: Iterable[int]) -> int:
+    """Send sent or failed messages again, as a new attempt with the same Message-ID.
+
+    The rows go back to `queued` with a fresh attempt budget (their attempt history
+    stays) and are published on commit, through the workers like any message. Rows
+    `queued` or `sending` are on their way already and are left alone. Returns how many.
+    """
+    with transaction.atomic():
+        ids = list(
+            OutgoingEmail.objects.select_for_update()
+            .filter(id__in=list(email_ids), status__in=[Status.SENT, Status.FAILED])
+            .values_list("id", flat=True)
+        )
+        OutgoingEmail.objects.filter(id__in=ids).update(
+            status=Status.QUEUED, attempts=0, last_error="", published_at=None
+        )
+        transaction.on_commit(lambda: republish(ids, publish_send))
+    log.info("Resending emails %s", ids)
+    return len(ids)
 
 
 def sweep_stale_emails(*, now=None) -> int:
@@ -155,5 +246,6 @@ __all__ = [
     "queue_email",
     "send_email",
     "mark_failed",
+    "resend",
     "sweep_stale_emails",
 ]

@@ -1,5 +1,6 @@
 """Real servers for tests: an SMTP server on loopback and Celery worker processes."""
 
+import asyncio
 import email
 import email.policy
 import os
@@ -36,11 +37,17 @@ def wait_for(predicate, *, timeout: float = 30.0, interval: float = 0.1, what: s
 
 
 class Inbox:
-    """An aiosmtpd handler keeping every delivered message; `replies` scripts failures."""
+    """An aiosmtpd handler keeping every delivered message; `replies` scripts failures.
+
+    `delay` (seconds) holds the reply to DATA after the message was kept, as a slow
+    server does: a client killed meanwhile has delivered without hearing so. Setting it
+    back to 0 releases the replies being held.
+    """
 
     def __init__(self):
         self.messages: list[email.message.EmailMessage] = []
         self.replies: list[str] = []  # consumed one per DATA, e.g. "451 try later"
+        self.delay: float = 0.0
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server, session, envelope):
@@ -50,12 +57,21 @@ class Inbox:
             message = email.message_from_bytes(envelope.content, policy=email.policy.default)
             message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
             self.messages.append(message)
+        held_until = time.monotonic() + self.delay
+        while self.delay and time.monotonic() < held_until:
+            await asyncio.sleep(0.05)
         return "250 2.0.0 Message accepted"
 
     def clear(self) -> None:
         with self.lock:
             self.messages.clear()
             self.replies.clear()
+            self.delay = 0.0
+
+    def message_ids(self) -> list[str]:
+        """The Message-ID of every message kept, one per delivery (duplicates included)."""
+        with self.lock:
+            return [m["Message-ID"] for m in self.messages]
 
     def to(self, address: str) -> list:
         with self.lock:
@@ -103,7 +119,11 @@ class Process:
         self.log_path = log_path
         self.log = open(log_path, "ab")  # noqa: SIM115 (closed in stop)
         self.popen = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
@@ -130,8 +150,9 @@ class Process:
         self.log.close()
 
 
-def start_worker(*, queues: str, env: dict, log_dir: Path, concurrency: int = 2,
-                 name: str | None = None) -> Process:
+def start_worker(
+    *, queues: str, env: dict, log_dir: Path, concurrency: int = 2, name: str | None = None
+) -> Process:
     """A real Celery worker for the given kinds of work ("media,email"), in this run's
     queue namespace; returns once it is ready to consume."""
     from celery_app import queue_name
@@ -139,9 +160,20 @@ def start_worker(*, queues: str, env: dict, log_dir: Path, concurrency: int = 2,
     queues = ",".join(queue_name(kind) for kind in queues.split(","))
     name = name or f"test-{queues.replace(',', '-')}-{os.getpid()}-{time.monotonic_ns()}"
     command = [
-        sys.executable, "-m", "celery", "-A", "celery_app", "worker",
-        "-Q", queues, "-n", f"{name}@%h", f"--concurrency={concurrency}",
-        "--prefetch-multiplier=1", "--without-gossip", "--without-mingle",
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "celery_app",
+        "worker",
+        "-Q",
+        queues,
+        "-n",
+        f"{name}@%h",
+        f"--concurrency={concurrency}",
+        "--prefetch-multiplier=1",
+        "--without-gossip",
+        "--without-mingle",
         "--loglevel=INFO",
     ]
     process = Process(command, env=env, log_path=log_dir / f"{name}.log")

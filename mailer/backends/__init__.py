@@ -1,0 +1,1 @@
+"""Mail backends of the outbox, named like Django's (`mailer.backends.smtp.EmailBackend`)."""

@@ -1,0 +1,119 @@
+"""Email workers meeting faults: an SMTP server that is not up yet, a worker killed mid-send."""
+
+import signal
+from collections import Counter
+
+import pytest
+
+from mailer import services
+from mailer.models import OutgoingEmail
+from tests.servers import SMTPServer, start_worker, wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def queue_one() -> OutgoingEmail:
+    return services.queue_email(
+        kind="upload_failed", to="alice@example.com", context={"upload": None, "user": None}
+    )
+
+
+def test_connection_refused_until_the_server_starts_then_delivered_once(
+    worker_env, purged_queues, tmp_path
+):
+    server = SMTPServer()  # its port is chosen; nothing listens there yet
+    env = {
+        **worker_env,
+        "EMAIL_URL": server.url,
+        "MAILER_RETRY_BACKOFF_SECONDS": "0.2",
+        "MAILER_MAX_ATTEMPTS": "30",
+    }
+    worker = start_worker(queues="email", env=env, log_dir=tmp_path, concurrency=1)
+    started = False
+    try:
+        email = queue_one()
+        wait_for(
+            lambda: email.delivery_attempts.filter(outcome="temporary").exists(),
+            what="a refused attempt",
+        )
+        assert "Connection refused" in OutgoingEmail.objects.get(id=email.id).last_error
+        server.start()
+        started = True
+        sent = wait_for(
+            lambda: OutgoingEmail.objects.filter(id=email.id, status="sent").first(),
+            what="delivery once the server is up",
+        )
+        assert server.inbox.message_ids() == [email.message_id]
+        outcomes = list(sent.delivery_attempts.values_list("outcome", "detail"))
+        assert outcomes[-1] == ("sent", "250 2.0.0 Message accepted")
+        assert len(outcomes) == sent.attempts >= 2
+        assert all(
+            outcome == "temporary" and "Connection refused" in detail
+            for outcome, detail in outcomes[:-1]
+        )
+    finally:
+        worker.stop()
+        if started:
+            server.stop()
+
+
+def email_queue_depth() -> int:
+    from celery_app import app, queue_name
+
+    queue = app.amqp.queues[queue_name("email")]
+    with app.connection_for_write() as conn:
+        return queue.bind(conn.default_channel).queue_declare(passive=True).message_count
+
+
+def purge_email_queue() -> None:
+    from celery_app import app, queue_name
+
+    with app.connection_for_write() as conn:
+        app.amqp.queues[queue_name("email")].bind(conn.default_channel).purge()
+
+
+@pytest.mark.parametrize("broker_keeps_the_message", [True, False], ids=["redelivered", "lost"])
+def test_worker_killed_mid_send_is_delivered_after_the_sweep_at_most_twice(
+    worker_env, purged_queues, inbox, tmp_path, settings, broker_keeps_the_message
+):
+    """SIGKILL while the server holds its reply: the server has the message, the row
+    says `sending`. The broker redelivers the task (or, worse, has lost it) and the sweep
+    republishes it; a second worker sends it. Same Message-ID, at most one duplicate."""
+    doomed = start_worker(queues="email", env=worker_env, log_dir=tmp_path, concurrency=1)
+    inbox.delay = 60
+    email = queue_one()
+    wait_for(lambda: inbox.message_ids(), what="the server to take the message")
+    assert OutgoingEmail.objects.get(id=email.id).status == "sending"
+    doomed.signal(signal.SIGKILL)
+    wait_for(lambda: not doomed.alive(), what="the worker to die")
+    doomed.stop()
+    inbox.delay = 0
+    # The dead worker's unacknowledged message goes back to the queue.
+    wait_for(lambda: email_queue_depth() == 1, what="the task back in the queue")
+    if not broker_keeps_the_message:
+        purge_email_queue()
+
+    rescuer = start_worker(
+        queues="email", env={**worker_env, "MAILER_SENDING_LEASE": "1"}, log_dir=tmp_path
+    )
+    try:
+        settings.MAILER_SENDING_LEASE = 1
+        wait_for(
+            lambda: (
+                services.sweep_stale_emails()
+                or OutgoingEmail.objects.get(id=email.id).status == "sent"
+            ),
+            what="the sweep to republish the abandoned message",
+        )
+        sent = wait_for(
+            lambda: OutgoingEmail.objects.filter(id=email.id, status="sent").first(),
+            what="the message sent after the sweep",
+        )
+        deliveries = Counter(inbox.message_ids())
+        assert set(deliveries) == {email.message_id}
+        assert 1 <= deliveries[email.message_id] <= 2
+        outcomes = list(sent.delivery_attempts.values_list("outcome", flat=True))
+        assert outcomes[0] == "interrupted" and outcomes[-1] == "sent"
+        assert outcomes.count("sent") == 1
+    finally:
+        rescuer.stop()
