@@ -19,8 +19,15 @@ class SignUpForm(UserCreationForm):
 class OutboxPasswordResetForm(PasswordResetForm):
     """Django's reset form, sending through the outbox instead of SMTP directly."""
 
-    def send_mail(self, subject_template_name, email_template_name, context, from_email,
-                  to_email, html_email_template_name=None):
+    def send_mail(
+        self,
+        subject_template_name,
+        email_template_name,
+        context,
+        from_email,
+        to_email,
+        html_email_template_name=None,
+    ):
         reset_url = "{}://{}/accounts/reset/{}/{}/".format(
             context["protocol"], context["domain"], context["uid"], context["token"]
         )

@@ -25,8 +25,13 @@ def broker_transport_options(
         # Redis has no broker-side acks: a message taken by a worker that died reappears
         # only after the visibility timeout. It must exceed the longest task (the hard time
         # limit) or a slow task is handed to a second worker while the first still runs.
-        return {"visibility_timeout": redis_visibility_timeout, "max_retries": 2, "interval_start": 0,
-                "interval_step": 0.2, "interval_max": 0.5}
+        return {
+            "visibility_timeout": redis_visibility_timeout,
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.2,
+            "interval_max": 0.5,
+        }
     # AMQP: publisher confirms, so a message the broker did not take raises instead of
     # vanishing; bounded connection retries, so a request never hangs on a dead broker.
     return {

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Q
+from django.utils import timezone
 
 
 def stale_work(*, queued: str, working: str, lease_seconds: int, now: datetime) -> Q:
@@ -36,3 +37,24 @@ def republish(ids: Iterable, publish: Callable[[object], bool]) -> int:
             break
         count += 1
     return count
+
+
+def sweep(
+    model,
+    *,
+    queued: str,
+    working: str,
+    lease_seconds: int,
+    publish: Callable[[object], bool],
+    now: datetime | None = None,
+    batch: int = 1000,
+) -> int:
+    """Publish again, oldest first, up to `batch` rows whose message was lost.
+
+    Returns how many were republished.
+    """
+    stale = stale_work(
+        queued=queued, working=working, lease_seconds=lease_seconds, now=now or timezone.now()
+    )
+    ids = model.objects.filter(stale).order_by("created_at").values_list("id", flat=True)
+    return republish(list(ids[:batch]), publish)

@@ -3,9 +3,8 @@
 from django.db import InterfaceError, OperationalError
 
 try:  # object storage errors, when django-storages' S3 backend is in use
-    from botocore.exceptions import ClientError
+    from botocore.exceptions import ClientError, HTTPClientError
     from botocore.exceptions import ConnectionError as BotoConnectionError
-    from botocore.exceptions import HTTPClientError
 except ImportError:  # pragma: no cover - boto3 is in requirements/base.txt
     ClientError = BotoConnectionError = HTTPClientError = ()
 
@@ -16,8 +15,14 @@ TRANSIENT_TYPES = (
     BotoConnectionError,
     HTTPClientError,
 )
-TRANSIENT_S3_CODES = {"SlowDown", "RequestTimeout", "ServiceUnavailable", "InternalError",
-                      "Throttling", "RequestTimeTooSkewed"}
+TRANSIENT_S3_CODES = {
+    "SlowDown",
+    "RequestTimeout",
+    "ServiceUnavailable",
+    "InternalError",
+    "Throttling",
+    "RequestTimeTooSkewed",
+}
 
 
 def is_transient(error: BaseException) -> bool:

@@ -11,7 +11,7 @@ from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from core.sweeping import republish, stale_work
+from core.sweeping import republish, sweep
 from mailer.connections import default_mailer
 from mailer.errors import PermanentDeliveryError, TemporaryDeliveryError, classify
 from mailer.models import DeliveryAttempt, OutgoingEmail
@@ -230,14 +230,14 @@ def resend(*, email_ids: Iterable[int]) -> int:
 
 def sweep_stale_emails(*, now=None) -> int:
     """Publish again messages whose task was lost; returns how many were republished."""
-    stale = stale_work(
+    return sweep(
+        OutgoingEmail,
         queued=Status.QUEUED,
         working=Status.SENDING,
         lease_seconds=settings.MAILER_SENDING_LEASE,
-        now=now or timezone.now(),
+        publish=publish_send,
+        now=now,
     )
-    ids = OutgoingEmail.objects.filter(stale).values_list("id", flat=True)[:1000]
-    return republish(list(ids), publish_send)
 
 
 __all__ = [

@@ -15,13 +15,36 @@ class RenditionInline(admin.TabularInline):
 
 @admin.register(Upload)
 class UploadAdmin(admin.ModelAdmin):
-    list_display = ("original_name", "owner", "status", "original_format", "width", "height",
-                    "attempts", "created_at")
+    list_display = (
+        "original_name",
+        "owner",
+        "status",
+        "original_format",
+        "width",
+        "height",
+        "attempts",
+        "created_at",
+    )
     list_filter = ("status", "original_format")
     search_fields = ("original_name", "caption", "owner__username", "id")
-    readonly_fields = ("id", "owner", "original", "original_name", "original_format",
-                       "original_bytes", "width", "height", "status", "error", "attempts",
-                       "created_at", "updated_at", "published_at", "claimed_at", "finished_at")
+    readonly_fields = (
+        "id",
+        "owner",
+        "original",
+        "original_name",
+        "original_format",
+        "original_bytes",
+        "width",
+        "height",
+        "status",
+        "error",
+        "attempts",
+        "created_at",
+        "updated_at",
+        "published_at",
+        "claimed_at",
+        "finished_at",
+    )
     inlines = [RenditionInline]
     actions = ["publish_again"]
 

@@ -65,7 +65,7 @@ def upload_detail(request: HttpRequest, upload_id) -> HttpResponse:
         try:
             payload = json.loads(request.body or b"{}")
         except (ValueError, UnicodeDecodeError):
-            return error("Send a JSON object, e.g. {\"caption\": \"Sunset\"}.", 400)
+            return error('Send a JSON object, e.g. {"caption": "Sunset"}.', 400)
         if not isinstance(payload, dict) or not isinstance(payload.get("caption"), str):
             return error("Send a JSON object with a text field 'caption'.", 400)
         if len(payload["caption"]) > 500:

@@ -12,7 +12,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from core.after_response import after_response
-from core.sweeping import republish, stale_work
+from core.sweeping import sweep
 from mailer.services import queue_email
 from media_pipeline import imaging
 from media_pipeline.models import Rendition, Upload, rendition_key
@@ -213,9 +213,7 @@ def notify_owner(*, upload_id, kind: str) -> None:
             "user": upload.owner,
             "site_name": settings.SITE_NAME,
             "page_url": f"{settings.SITE_URL}/uploads/{upload.id}/",
-            "thumbnail_url": f"{settings.SITE_URL}/uploads/{upload.id}/thumbnail"
-            if thumb
-            else "",
+            "thumbnail_url": f"{settings.SITE_URL}/uploads/{upload.id}/thumbnail" if thumb else "",
         },
         dedupe_key=f"{kind}:{upload.id}",
     )
@@ -246,11 +244,11 @@ def delete_upload(*, upload: Upload) -> None:
 
 def sweep_stale_uploads(*, now=None) -> int:
     """Publish again uploads whose task was lost; returns how many were republished."""
-    stale = stale_work(
+    return sweep(
+        Upload,
         queued=Status.QUEUED,
         working=Status.PROCESSING,
         lease_seconds=settings.MEDIA_PROCESSING_LEASE,
-        now=now or timezone.now(),
+        publish=publish_processing,
+        now=now,
     )
-    ids = Upload.objects.filter(stale).values_list("id", flat=True)[:1000]
-    return republish(list(ids), publish_processing)

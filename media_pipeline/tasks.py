@@ -36,8 +36,9 @@ def process_upload(self, upload_id: str) -> str:
             log.warning("Upload %s: transient error, retrying: %r", upload_id, error)
             raise self.retry(
                 exc=error,
-                countdown=backoff_seconds(self.request.retries,
-                                          base=settings.MEDIA_RETRY_BACKOFF_SECONDS),
+                countdown=backoff_seconds(
+                    self.request.retries, base=settings.MEDIA_RETRY_BACKOFF_SECONDS
+                ),
             ) from error
         # A bug or a service that stayed away: the upload ends `failed`, never loops.
         log.exception("Upload %s failed for good", upload_id)

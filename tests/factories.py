@@ -6,7 +6,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 
-def jpeg_bytes(width: int = 1200, height: int = 900, *, exif_orientation: int | None = None) -> bytes:
+def jpeg_bytes(
+    width: int = 1200, height: int = 900, *, exif_orientation: int | None = None
+) -> bytes:
     """A JPEG with a gradient, so it is not trivially compressible; optional EXIF rotation."""
     image = Image.linear_gradient("L").resize((width, height)).convert("RGB")
     buffer = io.BytesIO()
@@ -17,5 +19,7 @@ def jpeg_bytes(width: int = 1200, height: int = 900, *, exif_orientation: int | 
     return buffer.getvalue()
 
 
-def image_file(name: str = "photo.jpg", data: bytes | None = None, content_type: str = "image/jpeg"):
+def image_file(
+    name: str = "photo.jpg", data: bytes | None = None, content_type: str = "image/jpeg"
+):
     return SimpleUploadedFile(name, data if data is not None else jpeg_bytes(), content_type)

@@ -158,7 +158,9 @@ def start_worker(
     from celery_app import queue_name
 
     queues = ",".join(queue_name(kind) for kind in queues.split(","))
-    name = name or f"test-{queues.replace(',', '-')}-{os.getpid()}-{time.monotonic_ns()}"
+    # Node names are global on a broker (each has its own control queue): make them unique
+    # to this run, so parallel runs never take each other's.
+    name = f"{name or 'test'}-{os.getpid()}-{time.monotonic_ns() % 10**9}"
     command = [
         sys.executable,
         "-m",
@@ -177,11 +179,16 @@ def start_worker(
         "--loglevel=INFO",
     ]
     process = Process(command, env=env, log_path=log_dir / f"{name}.log")
-    wait_for(
-        lambda: "ready." in process.output() or not process.alive(),
-        timeout=60,
-        what=f"worker {name} to start",
-    )
+    try:
+        wait_for(
+            lambda: "ready." in process.output() or not process.alive(),
+            timeout=60,
+            what=f"worker {name} to start",
+        )
+    except AssertionError:
+        process.stop()
+        raise
     if not process.alive():
+        process.stop()
         raise RuntimeError(f"Worker {name} died at start:\n{process.output()[-3000:]}")
     return process

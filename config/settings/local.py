@@ -16,9 +16,7 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.
 
 # SQLite in WAL mode under var/ unless DATABASE_URL names a server.
 DATABASES = {
-    "default": database_from_url(
-        env("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
-    )
+    "default": database_from_url(env("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"))
 }
 
 # kombu's filesystem transport under var/ unless BROKER_URL (or CLOUDAMQP_URL) names one.

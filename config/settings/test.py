@@ -7,7 +7,7 @@ from .local import *  # noqa: F403
 from .local import VAR_DIR, env
 
 DEBUG = False
-SECRET_KEY = "test-only-not-a-secret"
+SECRET_KEY = "test-only-not-a-secret"  # noqa: S105
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # A run id keeps parallel test runs on one machine apart: each gets its own test database

@@ -13,10 +13,15 @@ def test_pages_require_login(client):
 
 
 def test_sign_up_logs_in_and_lands_on_the_upload_page(client, django_user_model):
-    response = client.post("/accounts/signup/", {
-        "username": "carol", "email": "carol@example.com",
-        "password1": "a-long-enough-pass-42", "password2": "a-long-enough-pass-42",
-    })
+    response = client.post(
+        "/accounts/signup/",
+        {
+            "username": "carol",
+            "email": "carol@example.com",
+            "password1": "a-long-enough-pass-42",
+            "password2": "a-long-enough-pass-42",
+        },
+    )
     assert response.status_code == 302 and response["Location"] == "/"
     assert django_user_model.objects.get(username="carol").email == "carol@example.com"
     page = client.get("/")
@@ -24,15 +29,18 @@ def test_sign_up_logs_in_and_lands_on_the_upload_page(client, django_user_model)
 
 
 def test_sign_up_errors_are_shown(client):
-    response = client.post("/accounts/signup/", {"username": "dave", "email": "not-an-email",
-                                                 "password1": "x", "password2": "y"})
+    response = client.post(
+        "/accounts/signup/",
+        {"username": "dave", "email": "not-an-email", "password1": "x", "password2": "y"},
+    )
     assert response.status_code == 200
     assert b"email" in response.content.lower()
 
 
 def test_log_in_and_log_out(client, user):
-    response = client.post("/accounts/login/", {"username": "alice",
-                                                "password": "correct-horse-battery"})
+    response = client.post(
+        "/accounts/login/", {"username": "alice", "password": "correct-horse-battery"}
+    )
     assert response.status_code == 302
     assert client.get("/").status_code == 200
     assert client.post("/accounts/logout/").status_code == 302
@@ -55,9 +63,11 @@ def test_password_reset_goes_through_the_outbox(client, user):
 def test_upload_form_without_javascript(alice_client):
     from tests.factories import image_file
 
-    response = alice_client.post("/", {"file": [image_file("a.jpg"), image_file("b.jpg"),
-                                                image_file("c.jpg", b"not an image")]},
-                                 follow=True)
+    response = alice_client.post(
+        "/",
+        {"file": [image_file("a.jpg"), image_file("b.jpg"), image_file("c.jpg", b"not an image")]},
+        follow=True,
+    )
     assert response.status_code == 200
     text = response.content.decode()
     assert "a.jpg: queued" in text and "b.jpg: queued" in text
@@ -73,8 +83,11 @@ def test_admin_lists_uploads_emails_and_task_results(client, django_user_model, 
     client.force_login(user)
     client.post("/api/uploads/", {"file": image_file()})
     client.force_login(admin)
-    for url in ["/admin/media_pipeline/upload/", "/admin/mailer/outgoingemail/",
-                "/admin/django_celery_results/taskresult/"]:
+    for url in [
+        "/admin/media_pipeline/upload/",
+        "/admin/mailer/outgoingemail/",
+        "/admin/django_celery_results/taskresult/",
+    ]:
         assert client.get(url).status_code == 200, url
     from media_pipeline.models import Upload
 

@@ -16,7 +16,15 @@ from tests.servers import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-EXPECTED_SERVICES = {"web", "worker-media", "worker-email", "beat", "flower", "rabbitmq", "postgres"}
+EXPECTED_SERVICES = {
+    "web",
+    "worker-media",
+    "worker-email",
+    "beat",
+    "flower",
+    "rabbitmq",
+    "postgres",
+}
 APP_SERVICES = {"web", "worker-media", "worker-email", "beat", "flower"}
 
 
@@ -65,7 +73,10 @@ def celery_arguments_are_valid(command: str) -> None:
         return
     help_text = subprocess.run(
         [sys.executable, "-m", "celery", "-A", "celery_app", sub, "--help"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert help_text.returncode == 0, help_text.stderr
     for option in options:
@@ -119,8 +130,14 @@ def test_procfile_processes_start_against_the_local_services(worker_env, tmp_pat
             command = command.replace("/tmp/celerybeat-schedule", str(tmp_path / "beat"))
         log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115
         processes[name] = (
-            subprocess.Popen(["bash", "-c", command], cwd=ROOT, env=env, stdout=log,
-                             stderr=subprocess.STDOUT, start_new_session=True),
+            subprocess.Popen(
+                ["bash", "-c", command],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            ),
             tmp_path / f"{name}.log",
         )
     try:
@@ -130,7 +147,8 @@ def test_procfile_processes_start_against_the_local_services(worker_env, tmp_pat
         import requests
 
         health = wait_for(
-            lambda: _get(requests, f"http://127.0.0.1:{port}/healthz"), timeout=30,
+            lambda: _get(requests, f"http://127.0.0.1:{port}/healthz"),
+            timeout=30,
             what="gunicorn to answer",
         )
         assert health.status_code == 200, health.text
@@ -138,8 +156,11 @@ def test_procfile_processes_start_against_the_local_services(worker_env, tmp_pat
         for name, (process, log_path) in processes.items():
             assert process.poll() is None, f"{name} exited:\n{log_path.read_text()[-2000:]}"
         for name in ("worker-media", "worker-email"):
-            wait_for(lambda n=name: "ready." in processes[n][1].read_text(), timeout=30,
-                     what=f"{name} to be ready")
+            wait_for(
+                lambda n=name: "ready." in processes[n][1].read_text(),
+                timeout=30,
+                what=f"{name} to be ready",
+            )
     finally:
         for process, _ in processes.values():
             stop_group(process)

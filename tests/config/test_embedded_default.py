@@ -18,25 +18,44 @@ from tests.factories import jpeg_bytes
 from tests.servers import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVER_VARIABLES = ("DATABASE_URL", "BROKER_URL", "CLOUDAMQP_URL", "EMAIL_URL", "MEDIA_ROOT",
-                    "CELERY_QUEUE_NAMESPACE", "TEST_RUN_ID", "DJANGO_SETTINGS_MODULE")
+SERVER_VARIABLES = (
+    "DATABASE_URL",
+    "BROKER_URL",
+    "CLOUDAMQP_URL",
+    "EMAIL_URL",
+    "MEDIA_ROOT",
+    "CELERY_QUEUE_NAMESPACE",
+    "TEST_RUN_ID",
+    "DJANGO_SETTINGS_MODULE",
+)
 
 
 def embedded_env(var_dir: Path, port: int, flower_port: int) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in SERVER_VARIABLES}
-    env.update(VAR_DIR=str(var_dir), PORT=str(port), FLOWER_PORT=str(flower_port),
-               FLOWER_BASIC_AUTH="demo:demo-pass-123", PYTHONUNBUFFERED="1",
-               PATH=f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}")
+    env.update(
+        VAR_DIR=str(var_dir),
+        PORT=str(port),
+        FLOWER_PORT=str(flower_port),
+        FLOWER_BASIC_AUTH="demo:demo-pass-123",
+        PYTHONUNBUFFERED="1",
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}",
+    )
     return env
 
 
 def login(base: str) -> requests.Session:
     session = requests.Session()
     session.get(f"{base}/accounts/login/", timeout=10)
-    session.post(f"{base}/accounts/login/", timeout=10, data={
-        "username": "demo", "password": "demo-pass-123",
-        "csrfmiddlewaretoken": session.cookies["csrftoken"],
-    }, headers={"Referer": f"{base}/accounts/login/"})
+    session.post(
+        f"{base}/accounts/login/",
+        timeout=10,
+        data={
+            "username": "demo",
+            "password": "demo-pass-123",
+            "csrfmiddlewaretoken": session.cookies["csrftoken"],
+        },
+        headers={"Referer": f"{base}/accounts/login/"},
+    )
     return session
 
 
@@ -52,16 +71,27 @@ def test_whole_service_runs_with_no_server(tmp_path):
     env = embedded_env(tmp_path, port, flower_port)
     manage = [sys.executable, "manage.py"]
     for command in (["migrate", "--noinput"], ["ensure_demo_user"]):
-        done = subprocess.run(manage + command, cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=120)
+        done = subprocess.run(
+            manage + command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
         assert done.returncode == 0, done.stderr
     assert "demo / demo-pass-123" in done.stdout
 
     log = open(tmp_path / "honcho.log", "wb")  # noqa: SIM115
     honcho = subprocess.Popen(
-        [str(Path(sys.executable).parent / "honcho"), "-f", "Procfile.local", "start",
-         "-p", str(port)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            str(Path(sys.executable).parent / "honcho"),
+            "-f",
+            "Procfile.local",
+            "start",
+            "-p",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -69,19 +99,26 @@ def test_whole_service_runs_with_no_server(tmp_path):
         assert requests.get(f"{base}/healthz", timeout=5).json()["status"] == "ok"
         session = login(base)
         response = session.post(
-            f"{base}/api/uploads/", files={"file": ("first.jpg", jpeg_bytes(2000, 1500))},
-            headers={"X-CSRFToken": session.cookies["csrftoken"]}, timeout=30,
+            f"{base}/api/uploads/",
+            files={"file": ("first.jpg", jpeg_bytes(2000, 1500))},
+            headers={"X-CSRFToken": session.cookies["csrftoken"]},
+            timeout=30,
         )
         assert response.status_code == 202, response.text
         url = base + response.json()["url"]
         body = wait_for(
-            lambda: (b := session.get(url, timeout=5).json())["status"] in ("ready", "failed")
-            and b,
-            timeout=90, what="the upload to be processed by the embedded worker",
+            lambda: (
+                (b := session.get(url, timeout=5).json())["status"] in ("ready", "failed") and b
+            ),
+            timeout=90,
+            what="the upload to be processed by the embedded worker",
         )
         assert body["status"] == "ready", body
-        mail = wait_for(lambda: list((tmp_path / "mail").glob("*.log")), timeout=60,
-                        what="the confirmation email written under var/mail/")
+        mail = wait_for(
+            lambda: list((tmp_path / "mail").glob("*.log")),
+            timeout=60,
+            what="the confirmation email written under var/mail/",
+        )
         assert "first.jpg" in mail[0].read_text()
         assert answers(f"http://127.0.0.1:{flower_port}/")
 

@@ -48,12 +48,20 @@ def test_quorum_option_declares_quorum_queues_on_topic_exchanges():
         "import celery_app as c; "
         "print([(q.name, q.exchange.type, q.queue_arguments) for q in c.app.conf.task_queues])"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={**__import__("os").environ, "CELERY_QUEUE_TYPE": "quorum"},
-                         timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "CELERY_QUEUE_TYPE": "quorum"},
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("'topic', {'x-queue-type': 'quorum'}") == 3
-    bad = subprocess.run([sys.executable, "-c", "import celery_app"], capture_output=True,
-                         text=True, env={**__import__("os").environ, "CELERY_QUEUE_TYPE": "x"},
-                         timeout=60)
+    bad = subprocess.run(
+        [sys.executable, "-c", "import celery_app"],
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "CELERY_QUEUE_TYPE": "x"},
+        timeout=60,
+    )
     assert bad.returncode != 0 and "CELERY_QUEUE_TYPE" in bad.stderr

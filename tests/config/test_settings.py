@@ -30,7 +30,11 @@ def load_production(env: dict) -> subprocess.CompletedProcess:
         " 'opts': settings.CELERY_BROKER_TRANSPORT_OPTIONS}))"
     )
     return subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**clean, **env, "DJANGO_SETTINGS_MODULE": "config.settings.production"},
     )
 

@@ -24,7 +24,10 @@ def test_upload_is_accepted_and_queued(alice_client, user):
     detail = alice_client.get(body["url"]).json()
     assert detail["status"] == "queued"
     assert detail["original"] == {
-        "width": 1200, "height": 900, "bytes": len(jpeg_bytes()), "format": "jpeg",
+        "width": 1200,
+        "height": 900,
+        "bytes": len(jpeg_bytes()),
+        "format": "jpeg",
         "url": detail["original"]["url"],
     }
     assert detail["renditions"] == []
@@ -104,8 +107,10 @@ def test_caption_patch(alice_client):
     assert alice_client.get(url).json()["caption"] == "Sunset over the bay"
 
 
-@pytest.mark.parametrize("payload", ["not json", json.dumps([1]), json.dumps({"caption": 5}),
-                                     json.dumps({"caption": "x" * 501})])
+@pytest.mark.parametrize(
+    "payload",
+    ["not json", json.dumps([1]), json.dumps({"caption": 5}), json.dumps({"caption": "x" * 501})],
+)
 def test_bad_caption_patch_is_a_400(alice_client, payload):
     url = post_upload(alice_client, image_file()).json()["url"]
     response = alice_client.patch(url, payload, content_type="application/json")
@@ -142,5 +147,6 @@ def test_renditions_are_configurable(settings):
     settings.MEDIA_RENDITION_FORMATS = ["jpeg"]
     specs = rendition_specs()
     assert [(s.name, s.long_edge, s.formats) for s in specs] == [
-        ("small", 200, ("jpeg",)), ("big", 1600, ("jpeg",))
+        ("small", 200, ("jpeg",)),
+        ("big", 1600, ("jpeg",)),
     ]

@@ -67,8 +67,9 @@ def test_accepted_kinds_become_ready(kind, celery_worker, alice_client):
 
 
 def test_no_rendition_carries_gps_or_camera_data(celery_worker, alice_client):
-    response = alice_client.post("/api/uploads/",
-                                 {"file": image_file("gps.jpg", corpus.jpeg_with_gps())})
+    response = alice_client.post(
+        "/api/uploads/", {"file": image_file("gps.jpg", corpus.jpeg_with_gps())}
+    )
     body = wait_until_final(alice_client, response.json()["url"])
     assert body["status"] == "ready"
     for rendition in body["renditions"]:

@@ -1,14 +1,13 @@
 """End to end on real services: API -> RabbitMQ -> real worker -> storage -> SMTP -> API."""
 
 import io
-import json
 
 import pytest
 from django.core.files.storage import default_storage
 from PIL import Image
 
 from tests.factories import image_file, jpeg_bytes
-from tests.servers import start_worker, wait_for
+from tests.servers import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -72,9 +71,7 @@ def test_exif_orientation_is_applied(celery_worker, alice_client):
     assert thumb["height"] > thumb["width"]
 
 
-def test_undecodable_file_fails_clearly_and_owner_is_told(
-    celery_worker, alice_client, user, inbox
-):
+def test_undecodable_file_fails_clearly_and_owner_is_told(celery_worker, alice_client, user, inbox):
     """A file that got past the cheap checks but does not decode ends `failed`, clearly."""
     from django.core.files.base import ContentFile
     from django.db import transaction

@@ -1,5 +1,6 @@
 """The media host: originals and renditions on S3-compatible storage (moto's real HTTP server)."""
 
+import contextlib
 import io
 
 import boto3
@@ -21,31 +22,44 @@ def s3_server():
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id="test", aws_secret_access_key="test")
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
     client.create_bucket(Bucket=BUCKET)
     server.endpoint, server.port, server.client = endpoint, port, client
     yield server
-    try:
+    with contextlib.suppress(Exception):  # already stopped by the test
         server.stop()
-    except Exception:  # already stopped by the test
-        pass
 
 
 @pytest.fixture
 def s3_settings(s3_server, settings):
     options = {
-        "bucket_name": BUCKET, "endpoint_url": s3_server.endpoint, "region_name": "us-east-1",
-        "access_key": "test", "secret_key": "test", "addressing_style": "path",
-        "querystring_auth": True, "file_overwrite": True, "default_acl": None,
+        "bucket_name": BUCKET,
+        "endpoint_url": s3_server.endpoint,
+        "region_name": "us-east-1",
+        "access_key": "test",
+        "secret_key": "test",
+        "addressing_style": "path",
+        "querystring_auth": True,
+        "file_overwrite": True,
+        "default_acl": None,
     }
-    settings.STORAGES = {**settings.STORAGES,
-                         "default": {"BACKEND": "storages.backends.s3.S3Storage",
-                                     "OPTIONS": options}}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options},
+    }
     return {
-        "MEDIA_S3_BUCKET": BUCKET, "MEDIA_S3_ENDPOINT_URL": s3_server.endpoint,
-        "MEDIA_S3_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test", "MEDIA_S3_ADDRESSING_STYLE": "path",
+        "MEDIA_S3_BUCKET": BUCKET,
+        "MEDIA_S3_ENDPOINT_URL": s3_server.endpoint,
+        "MEDIA_S3_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "MEDIA_S3_ADDRESSING_STYLE": "path",
     }
 
 
@@ -53,13 +67,14 @@ def keys(client) -> list[str]:
     return [o["Key"] for o in client.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
 
 
-def test_renditions_are_stored_on_the_media_host(s3_server, s3_settings, worker_env,
-                                                 alice_client, tmp_path):
-    worker = start_worker(queues="media,email", env={**worker_env, **s3_settings},
-                          log_dir=tmp_path)
+def test_renditions_are_stored_on_the_media_host(
+    s3_server, s3_settings, worker_env, alice_client, tmp_path
+):
+    worker = start_worker(queues="media,email", env={**worker_env, **s3_settings}, log_dir=tmp_path)
     try:
-        response = alice_client.post("/api/uploads/",
-                                     {"file": image_file("sea.jpg", jpeg_bytes(2600, 1700))})
+        response = alice_client.post(
+            "/api/uploads/", {"file": image_file("sea.jpg", jpeg_bytes(2600, 1700))}
+        )
         assert response.status_code == 202
         body = wait_until_final(alice_client, response.json()["url"])
     finally:
@@ -73,7 +88,8 @@ def test_renditions_are_stored_on_the_media_host(s3_server, s3_settings, worker_
         assert rendition["url"].startswith(s3_server.endpoint)
         assert "Signature" in rendition["url"] or "X-Amz-Signature" in rendition["url"]
         key = f"renditions/{body['id']}/{rendition['name']}." + (
-            "jpg" if rendition["format"] == "jpeg" else rendition["format"])
+            "jpg" if rendition["format"] == "jpeg" else rendition["format"]
+        )
         assert key in stored
         data = s3_server.client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
         assert len(data) == rendition["bytes"]
@@ -90,18 +106,24 @@ def test_media_host_down_mid_task_is_retried_until_it_is_back(
     response = alice_client.post("/api/uploads/", {"file": image_file("a.jpg")})
     upload_id = response.json()["id"]
     s3_server.stop()  # the media host goes away with the original on it
-    env = {**worker_env, **s3_settings, "MEDIA_RETRY_BACKOFF_SECONDS": "0.5",
-           "MEDIA_MAX_RETRIES": "20"}
+    env = {
+        **worker_env,
+        **s3_settings,
+        "MEDIA_RETRY_BACKOFF_SECONDS": "0.5",
+        "MEDIA_MAX_RETRIES": "20",
+    }
     worker = start_worker(queues="media,email", env=env, log_dir=tmp_path)
     try:
-        wait_for(lambda: "retry" in worker.output().lower(), timeout=60,
-                 what="the worker to retry the task")
+        wait_for(
+            lambda: "retry" in worker.output().lower(),
+            timeout=60,
+            what="the worker to retry the task",
+        )
         upload = Upload.objects.get(id=upload_id)
         assert upload.status in ("queued", "processing")
         assert not upload.renditions.exists()
 
-        restarted = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_server.port,
-                                       verbose=False)
+        restarted = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_server.port, verbose=False)
         restarted.start()
         try:
             body = wait_until_final(alice_client, response.json()["url"], timeout=120)

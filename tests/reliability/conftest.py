@@ -96,9 +96,18 @@ def beat_factory(fast_env, tmp_path):
 
     def start() -> Process:
         process = Process(
-            [sys.executable, "-m", "celery", "-A", "celery_app", "beat", "--loglevel=INFO",
-             f"--schedule={tmp_path / 'beat-schedule'}"],
-            env=fast_env, log_path=tmp_path / "beat.log",
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "celery_app",
+                "beat",
+                "--loglevel=INFO",
+                f"--schedule={tmp_path / 'beat-schedule'}",
+            ],
+            env=fast_env,
+            log_path=tmp_path / "beat.log",
         )
         started.append(process)
         return process

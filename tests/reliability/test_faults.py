@@ -64,17 +64,28 @@ def tally(case: str, ids, inbox=None) -> Tally:
     expected = expected_renditions()
     ready = Upload.objects.filter(id__in=ids, status="ready").count()
     rows = Counter(Rendition.objects.filter(upload_id__in=ids).values_list("upload_id", flat=True))
-    files = {i: len(default_storage.listdir(f"renditions/{i}")[1])
-             if default_storage.exists(f"renditions/{i}") else 0 for i in ids}
+    files = {
+        i: len(default_storage.listdir(f"renditions/{i}")[1])
+        if default_storage.exists(f"renditions/{i}")
+        else 0
+        for i in ids
+    }
     duplicated = sum(max(0, n - expected) for n in rows.values())
     duplicated += sum(max(0, n - expected) for n in files.values())
-    result = Tally(case, sent=len(ids), processed=ready, lost=len(ids) - ready,
-                   duplicated=duplicated, extra={"broker": broker_kind()})
+    result = Tally(
+        case,
+        sent=len(ids),
+        processed=ready,
+        lost=len(ids) - ready,
+        duplicated=duplicated,
+        extra={"broker": broker_kind()},
+    )
     if inbox is not None:
         from mailer.models import OutgoingEmail
 
-        wanted = set(OutgoingEmail.objects.filter(kind="upload_ready").values_list(
-            "message_id", flat=True))
+        wanted = set(
+            OutgoingEmail.objects.filter(kind="upload_ready").values_list("message_id", flat=True)
+        )
         delivered = Counter(m["Message-ID"] for m in inbox.to("alice@example.com"))
         result.extra.update(
             emails_sent=sum(delivered[m] for m in wanted),
@@ -85,8 +96,12 @@ def tally(case: str, ids, inbox=None) -> Tally:
 
 
 def wait_emails(inbox, count, timeout=120):
-    return wait_for(lambda: len({m["Message-ID"] for m in inbox.to("alice@example.com")})
-                    >= count, timeout=timeout, interval=0.5, what=f"{count} emails")
+    return wait_for(
+        lambda: len({m["Message-ID"] for m in inbox.to("alice@example.com")}) >= count,
+        timeout=timeout,
+        interval=0.5,
+        what=f"{count} emails",
+    )
 
 
 def assert_clean(result: Tally) -> None:
@@ -97,16 +112,23 @@ def assert_clean(result: Tally) -> None:
         assert result.extra["emails_duplicated"] == 0, result.line()
 
 
-def test_1_broker_down_during_uploads(broker, fast_env, beat_factory, alice_client, inbox,
-                                      report, tmp_path):
+def test_1_broker_down_during_uploads(
+    broker, fast_env, beat_factory, alice_client, inbox, report, tmp_path
+):
     broker.stop()
     try:
         ids, seconds = send_uploads(alice_client, 20)
     finally:
         broker.start()
     assert statuses(ids) == Counter(queued=20)
-    report(Tally("broker down: answers", sent=20, processed=20,
-                 extra={"slowest_ms": round(max(seconds) * 1000)}))
+    report(
+        Tally(
+            "broker down: answers",
+            sent=20,
+            processed=20,
+            extra={"slowest_ms": round(max(seconds) * 1000)},
+        )
+    )
     assert max(seconds) < 2.0, f"a request waited {max(seconds):.2f}s on the dead broker"
 
     beat_factory()
@@ -120,18 +142,25 @@ def test_1_broker_down_during_uploads(broker, fast_env, beat_factory, alice_clie
     assert_clean(result)
 
 
-def test_2_worker_killed_twice_while_working(fast_env, beat_factory, alice_client, inbox,
-                                             report, tmp_path):
+def test_2_worker_killed_twice_while_working(
+    fast_env, beat_factory, alice_client, inbox, report, tmp_path
+):
     ids, _ = send_uploads(alice_client, 50, size=(1600, 1200))
     beat_factory()
     mail = start_worker(queues="email,default", env=fast_env, log_dir=tmp_path, name="mail")
     try:
         for round_number, ready_before_kill in enumerate((8, 25)):
-            media = start_worker(queues="media", env=fast_env, log_dir=tmp_path,
-                                 name=f"media-{round_number}")
-            wait_for(lambda n=ready_before_kill: statuses(ids)["ready"] >= n
-                     and statuses(ids)["processing"] > 0, timeout=120, interval=0.05,
-                     what="the worker to be busy")
+            media = start_worker(
+                queues="media", env=fast_env, log_dir=tmp_path, name=f"media-{round_number}"
+            )
+            wait_for(
+                lambda n=ready_before_kill: (
+                    statuses(ids)["ready"] >= n and statuses(ids)["processing"] > 0
+                ),
+                timeout=120,
+                interval=0.05,
+                what="the worker to be busy",
+            )
             media.signal(signal.SIGKILL)  # main process and its pool children
             media.popen.wait(timeout=10)
             media.stop()
@@ -147,8 +176,9 @@ def test_2_worker_killed_twice_while_working(fast_env, beat_factory, alice_clien
     assert_clean(result)
 
 
-def test_3_broker_restarted_with_messages_queued(broker, fast_env, beat_factory, alice_client,
-                                                 report, tmp_path):
+def test_3_broker_restarted_with_messages_queued(
+    broker, fast_env, beat_factory, alice_client, report, tmp_path
+):
     from celery_app import app, queue_name
 
     ids, _ = send_uploads(alice_client, 100, size=(400, 300))
@@ -177,8 +207,9 @@ def test_3_broker_restarted_with_messages_queued(broker, fast_env, beat_factory,
     assert_clean(result)
 
 
-def test_4_postgres_restarted_while_idle_and_while_busy(postgres, fast_env, beat_factory,
-                                                        alice_client, report, tmp_path):
+def test_4_postgres_restarted_while_idle_and_while_busy(
+    postgres, fast_env, beat_factory, alice_client, report, tmp_path
+):
     beat_factory()
     worker = start_worker(queues="media,email,default", env=fast_env, log_dir=tmp_path)
     try:
@@ -189,8 +220,12 @@ def test_4_postgres_restarted_while_idle_and_while_busy(postgres, fast_env, beat
         wait_all_final(idle_ids)
 
         busy_ids, _ = send_uploads(alice_client, 20, size=(1600, 1200))
-        wait_for(lambda: statuses(busy_ids)["ready"] >= 2, timeout=120, interval=0.05,
-                 what="the worker to be busy")
+        wait_for(
+            lambda: statuses(busy_ids)["ready"] >= 2,
+            timeout=120,
+            interval=0.05,
+            what="the worker to be busy",
+        )
         postgres.restart()  # mid-work
         connections.close_all()
         wait_all_final(busy_ids, timeout=240)
@@ -206,11 +241,14 @@ def test_5_sigterm_returns_the_unfinished_task(fast_env, alice_client, report, t
 
     # AVIF renditions of a 24-megapixel photo keep the worker busy for a few seconds.
     slow = {**fast_env, "REMAP_SIGTERM": "SIGQUIT", "MEDIA_RENDITION_FORMATS": "jpeg,webp,avif"}
-    worker = start_worker(queues="media", env=slow, log_dir=tmp_path, concurrency=1,
-                          name="doomed")
+    worker = start_worker(queues="media", env=slow, log_dir=tmp_path, concurrency=1, name="doomed")
     ids, _ = send_uploads(alice_client, 1, size=(6000, 4000), photo=True)
-    wait_for(lambda: statuses(ids)["processing"] == 1, timeout=60, interval=0.05,
-             what="the task to start")
+    wait_for(
+        lambda: statuses(ids)["processing"] == 1,
+        timeout=60,
+        interval=0.05,
+        what="the task to start",
+    )
     started = time.monotonic()
     worker.signal(signal.SIGTERM)  # as Heroku does to every process of a dyno
     worker.popen.wait(timeout=30)  # the platform's grace period
@@ -229,8 +267,7 @@ def test_5_sigterm_returns_the_unfinished_task(fast_env, alice_client, report, t
     assert_clean(result)
 
 
-def test_6_poison_task_is_bounded_and_others_flow(fast_env, alice_client, user, report,
-                                                  tmp_path):
+def test_6_poison_task_is_bounded_and_others_flow(fast_env, alice_client, user, report, tmp_path):
     from media_pipeline import services
     from media_pipeline.models import Upload
 
@@ -260,17 +297,24 @@ def test_6_poison_task_is_bounded_and_others_flow(fast_env, alice_client, user, 
     assert_clean(result)
 
 
-def test_6b_a_task_over_its_time_limit_fails_with_the_reason(fast_env, alice_client, report,
-                                                            tmp_path, monkeypatch):
+def test_6b_a_task_over_its_time_limit_fails_with_the_reason(
+    fast_env, alice_client, report, tmp_path, monkeypatch
+):
     from media_pipeline import services
     from media_pipeline.models import Upload
     from media_pipeline.tasks import process_upload
 
     # Celery puts the time limits into the message: the publisher's setting is what counts.
     monkeypatch.setattr(process_upload, "soft_time_limit", 1)
+    monkeypatch.setattr(process_upload, "_exec_options", None)  # Celery caches the options
     # Full-size AVIF renditions of a 24-megapixel photo take far longer than a second.
-    env = {**fast_env, "CELERY_TASK_SOFT_TIME_LIMIT": "1", "CELERY_TASK_TIME_LIMIT": "120",
-           "MEDIA_RENDITIONS": "huge:6000,big:4000", "MEDIA_RENDITION_FORMATS": "avif"}
+    env = {
+        **fast_env,
+        "CELERY_TASK_SOFT_TIME_LIMIT": "1",
+        "CELERY_TASK_TIME_LIMIT": "120",
+        "MEDIA_RENDITIONS": "huge:6000,big:4000",
+        "MEDIA_RENDITION_FORMATS": "avif",
+    }
     worker = start_worker(queues="media,email", env=env, log_dir=tmp_path)
     try:
         slow, _ = send_uploads(alice_client, 1, size=(6000, 4000), photo=True)
@@ -278,7 +322,13 @@ def test_6b_a_task_over_its_time_limit_fails_with_the_reason(fast_env, alice_cli
         upload = Upload.objects.get(id=slow[0])
     finally:
         worker.stop()
-    report(Tally("time limit", sent=1, processed=0,
-                 extra={"status": upload.status, "attempts": upload.attempts}))
+    report(
+        Tally(
+            "time limit",
+            sent=1,
+            processed=0,
+            extra={"status": upload.status, "attempts": upload.attempts},
+        )
+    )
     assert upload.status == "failed" and upload.error == services.TOO_SLOW
     assert upload.attempts == 1

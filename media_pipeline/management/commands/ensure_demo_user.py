@@ -19,7 +19,9 @@ class Command(BaseCommand):
         user.is_staff = user.is_superuser = True
         user.save()
         verb = "Created" if created else "Reset"
-        self.stdout.write(self.style.SUCCESS(
-            f"{verb} demo user — log in at http://127.0.0.1:{os.environ.get('PORT', '8000')}/ "
-            f"as {username} / {password} (also an admin)"
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{verb} demo user — log in at http://127.0.0.1:{os.environ.get('PORT', '8000')}/ "
+                f"as {username} / {password} (also an admin)"
+            )
+        )

@@ -18,8 +18,17 @@ class Command(BaseCommand):
 
     def handle(self, *args, queues, concurrency, loglevel, **options):
         command = [
-            sys.executable, "-m", "celery", "-A", "celery_app", "worker",
-            "-Q", ",".join(queues), "-n", f"{'-'.join(queues)}@%h", f"--loglevel={loglevel}",
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "celery_app",
+            "worker",
+            "-Q",
+            ",".join(queues),
+            "-n",
+            f"{'-'.join(queues)}@%h",
+            f"--loglevel={loglevel}",
         ]
         if "media" in queues:
             # One message at a time per process: media work is long.
@@ -27,6 +36,6 @@ class Command(BaseCommand):
         if concurrency:
             command.append(f"--concurrency={concurrency}")
         try:
-            os.execv(sys.executable, command)
+            os.execv(sys.executable, command)  # noqa: S606 (replaces this process)
         except OSError as error:
             raise CommandError(f"Could not start the worker: {error}") from error
