@@ -37,8 +37,13 @@ def is_transient(error: BaseException) -> bool:
     return False
 
 
-def backoff_seconds(retries: int, *, base: float = 2.0, cap: float = 300.0) -> float:
-    """Exponential backoff with full jitter: up to base·2^retries seconds, capped."""
+def backoff_seconds(attempt: int, *, base: float, cap: float = 600.0) -> float:
+    """Exponential backoff with jitter: about 1, 2, 4 ... times `base` after each attempt.
+
+    Half the delay is fixed and half random, so retries of much work that failed together
+    (a provider's outage, a broker restart) spread out instead of arriving in step.
+    """
     import random
 
-    return random.uniform(base / 2, min(cap, base * 2**retries))
+    delay = min(cap, base * 2 ** min(max(attempt - 1, 0), 20))
+    return delay / 2 + random.uniform(0, delay / 2)

@@ -1,25 +1,10 @@
 """Email tasks: take a row id, call the service, own the retry policy."""
 
-import random
-
 from celery import shared_task
 from django.conf import settings
 
+from core.transient import backoff_seconds
 from mailer import services
-
-# However many attempts, never wait more than ten minutes for the next one.
-BACKOFF_CAP_SECONDS = 600
-
-
-def backoff_seconds(attempts: int) -> float:
-    """Exponential backoff with jitter: about 1, 2, 4 ... times the base after each attempt.
-
-    Half the delay is fixed and half random, so retries of many messages that failed
-    together (a provider's outage) spread out instead of arriving in step.
-    """
-    base = settings.MAILER_RETRY_BACKOFF_SECONDS
-    delay = min(BACKOFF_CAP_SECONDS, base * 2 ** min(max(attempts - 1, 0), 20))
-    return delay / 2 + random.uniform(0, delay / 2)
 
 
 @shared_task(
@@ -41,7 +26,10 @@ def send_email(self, email_id: int) -> str:
             email_id=email_id, claimant=self.request.id, max_attempts=settings.MAILER_MAX_ATTEMPTS
         )
     except services.TemporaryDeliveryError as error:
-        raise self.retry(exc=error, countdown=backoff_seconds(error.attempts)) from error
+        raise self.retry(
+            exc=error,
+            countdown=backoff_seconds(error.attempts, base=settings.MAILER_RETRY_BACKOFF_SECONDS),
+        ) from error
     return email.status if email else "skipped"
 
 

@@ -37,7 +37,7 @@ def process_upload(self, upload_id: str) -> str:
             raise self.retry(
                 exc=error,
                 countdown=backoff_seconds(
-                    self.request.retries, base=settings.MEDIA_RETRY_BACKOFF_SECONDS
+                    self.request.retries + 1, base=settings.MEDIA_RETRY_BACKOFF_SECONDS
                 ),
             ) from error
         # A bug or a service that stayed away: the upload ends `failed`, never loops.
