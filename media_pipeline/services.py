@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from core.after_response import after_response
+from core.background import in_background
 from core.sweeping import sweep
 from mailer.services import queue_email
 from media_pipeline import imaging
@@ -80,23 +80,27 @@ def accept_upload(*, owner, file: UploadedFile, caption: str = "") -> Upload:
         original_bytes=file.size or 0,
         width=info.width,
         height=info.height,
+        # Recorded now, in the INSERT: the publish itself happens off the request path and
+        # clears this if the broker is away, so the sweep picks the row up within seconds.
+        published_at=timezone.now(),
     )
     file.seek(0)
     upload.original.save(upload.original_name, file, save=False)
     try:
-        with transaction.atomic():
-            upload.save(force_insert=True)
-            # After commit (the worker must find the row), and after the response is sent
-            # (the broker round trips are not the user's to wait for).
-            transaction.on_commit(lambda: after_response(lambda: publish_processing(upload.id)))
+        # One INSERT is atomic by itself: no BEGIN/COMMIT round trips of its own. Inside a
+        # caller's transaction, on_commit still waits for that transaction to commit.
+        upload.save(force_insert=True)
     except BaseException:
         upload.original.delete(save=False)
         raise
+    # After commit (the worker must find the row), and off the request's path (the broker's
+    # round trips are not the uploader's to wait for).
+    transaction.on_commit(lambda: in_background(lambda: publish_accepted(upload.id)))
     return upload
 
 
-def publish_processing(upload_id) -> bool:
-    """Hand the processing task to the broker; if it is down, leave the row for the sweep."""
+def send_processing_task(upload_id) -> bool:
+    """Hand the processing task to the broker; False (logged) if it cannot be reached."""
     from media_pipeline.tasks import process_upload as process_upload_task
 
     try:
@@ -104,8 +108,25 @@ def publish_processing(upload_id) -> bool:
     except Exception:  # broker unreachable after bounded retries: the sweep publishes later
         log.warning("Could not publish upload %s; the sweep will retry", upload_id, exc_info=True)
         return False
+    return True
+
+
+def publish_processing(upload_id) -> bool:
+    """Publish the task and record when, or leave the row for the sweep."""
+    if not send_processing_task(upload_id):
+        return False
     Upload.objects.filter(id=upload_id).update(published_at=timezone.now())
     return True
+
+
+def publish_accepted(upload_id) -> None:
+    """Publish a just-accepted upload, whose row already records the publish.
+
+    If the broker is away, clear that record: the sweep then publishes the row as soon as
+    the broker is back, instead of after REPUBLISH_AFTER_SECONDS.
+    """
+    if not send_processing_task(upload_id):
+        Upload.objects.filter(id=upload_id, status=Status.QUEUED).update(published_at=None)
 
 
 def claim_upload(*, upload_id, reclaim: bool = False) -> bool:
