@@ -10,6 +10,35 @@ from tests.servers import SMTPServer, database_url, start_worker, wait_for
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def _flush_retrying_deadlocks():
+    """Let the flush between transactional tests outlast a worker's last writes.
+
+    Worker processes share the test database; one may still be writing its task result or
+    an email's outcome when a test ends. Postgres then breaks the deadlock between that
+    write and the flush's TRUNCATE by aborting one of them: if it is the flush, run it again.
+    """
+    import time
+
+    from django.db import OperationalError
+    from django.db.backends.base.operations import BaseDatabaseOperations
+
+    flush = BaseDatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self, sql_list):
+        for attempt in range(5):
+            try:
+                return flush(self, sql_list)
+            except OperationalError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.5)
+
+    BaseDatabaseOperations.execute_sql_flush = execute_sql_flush
+
+
+_flush_retrying_deadlocks()
+
+
 def require_services():
     """Integration tests need a real broker; in CI a missing one is a failure, not a skip."""
     if os.environ.get("BROKER_URL"):
