@@ -1,6 +1,7 @@
 """The Celery app: settings from Django (CELERY_ namespace), one queue per kind of work."""
 
 import os
+import sys
 
 from celery import Celery
 from kombu import Exchange, Queue
@@ -56,3 +57,21 @@ app.conf.task_routes = {
 }
 
 app.autodiscover_tasks()
+
+
+def worker_command(
+    kinds, *, name: str | None = None, concurrency: int | None = None, loglevel: str = "INFO"
+) -> list[str]:
+    """The command line of a worker for the given kinds of work, in this queue namespace."""
+    kinds = list(kinds)
+    command = [
+        sys.executable, "-m", "celery", "-A", "celery_app", "worker",
+        "-Q", ",".join(queue_name(kind) for kind in kinds),
+        "-n", f"{name or '-'.join(kinds)}@%h",
+        f"--loglevel={loglevel}",
+    ]  # fmt: skip
+    if "media" in kinds:
+        command.append("--prefetch-multiplier=1")  # one long job at a time per process
+    if concurrency:
+        command.append(f"--concurrency={concurrency}")
+    return command

@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -155,29 +154,13 @@ def start_worker(
 ) -> Process:
     """A real Celery worker for the given kinds of work ("media,email"), in this run's
     queue namespace; returns once it is ready to consume."""
-    from celery_app import queue_name
+    from celery_app import worker_command
 
-    queues = ",".join(queue_name(kind) for kind in queues.split(","))
     # Node names are global on a broker (each has its own control queue): make them unique
     # to this run, so parallel runs never take each other's.
     name = f"{name or 'test'}-{os.getpid()}-{time.monotonic_ns() % 10**9}"
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "celery_app",
-        "worker",
-        "-Q",
-        queues,
-        "-n",
-        f"{name}@%h",
-        f"--concurrency={concurrency}",
-        "--prefetch-multiplier=1",
-        "--without-gossip",
-        "--without-mingle",
-        "--loglevel=INFO",
-    ]
+    command = worker_command(queues.split(","), name=name, concurrency=concurrency)
+    command += ["--without-gossip", "--without-mingle"]
     process = Process(command, env=env, log_path=log_dir / f"{name}.log")
     try:
         wait_for(

@@ -1,16 +1,16 @@
 """GET /healthz checks the database and the broker, and says quickly what is down."""
 
-import os
 import time
 
 import pytest
+
+from conftest import require_services
 
 pytestmark = pytest.mark.django_db
 
 
 def test_healthy(client, settings):
-    if not os.environ.get("BROKER_URL"):
-        pytest.skip("needs a real broker")
+    require_services()
     response = client.get("/healthz")
     assert response.status_code == 200, response.json()
     assert response.json()["checks"]["database"]["ok"]

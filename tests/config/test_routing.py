@@ -65,3 +65,13 @@ def test_quorum_option_declares_quorum_queues_on_topic_exchanges():
         timeout=60,
     )
     assert bad.returncode != 0 and "CELERY_QUEUE_TYPE" in bad.stderr
+
+
+def test_worker_command_consumes_the_named_kinds_in_this_namespace():
+    from celery_app import worker_command
+
+    command = worker_command(["media", "default"], concurrency=3)
+    assert command[command.index("-Q") + 1] == f"{queue_name('media')},{queue_name('default')}"
+    assert "--prefetch-multiplier=1" in command and "--concurrency=3" in command
+    assert command[command.index("-n") + 1] == "media-default@%h"
+    assert "--prefetch-multiplier=1" not in worker_command(["email"])

@@ -5,7 +5,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from celery_app import QUEUES
+from celery_app import QUEUES, worker_command
 
 
 class Command(BaseCommand):
@@ -17,24 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--loglevel", default="INFO")
 
     def handle(self, *args, queues, concurrency, loglevel, **options):
-        command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "celery_app",
-            "worker",
-            "-Q",
-            ",".join(queues),
-            "-n",
-            f"{'-'.join(queues)}@%h",
-            f"--loglevel={loglevel}",
-        ]
-        if "media" in queues:
-            # One message at a time per process: media work is long.
-            command.append("--prefetch-multiplier=1")
-        if concurrency:
-            command.append(f"--concurrency={concurrency}")
+        command = worker_command(queues, concurrency=concurrency, loglevel=loglevel)
         try:
             os.execv(sys.executable, command)  # noqa: S606 (replaces this process)
         except OSError as error:
