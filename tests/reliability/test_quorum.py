@@ -44,7 +44,7 @@ def delete_namespace(env: dict) -> None:
 
 def test_quorum_queues_carry_work_and_delayed_retries(worker_env, user, tmp_path):
     if not os.environ.get("BROKER_URL", "").startswith("amqp"):
-        pytest.skip("quorum queues are a RabbitMQ feature")
+        pytest.skip("quorum queues are a RabbitMQ feature; the Redis pass leaves this out")
     from media_pipeline.models import Upload
 
     namespace = f"quorum{os.getpid()}."
