@@ -37,7 +37,6 @@ test: install
 	scripts/test
 
 bench: install
-	$(PY) -m pip install --quiet -r requirements/bench.txt
 	$(PY) -m bench
 
 lint: install

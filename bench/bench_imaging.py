@@ -1,7 +1,7 @@
 """Rendition benchmark: ours vs naive Pillow vs pyvips on generated 12 MP and 48 MP photos.
 
-Run from the repository root: ``python -m bench.bench_imaging [--reps N]``. Needs the packages
-of requirements/bench.txt for the pyvips column (without them that column is skipped). Prints a
+Run from the repository root: ``python -m bench.bench_imaging [--reps N]``. pyvips comes with
+the requirements (without it the libvips columns are skipped). Prints a
 table, a quality check, peak memory measured in fresh child processes, and "target met" or
 "target missed" per target. Always exits 0: it measures, it does not gate.
 """
@@ -365,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
             ratio = ours / results[label]["pyvips"].wall_ms
             target(what, f"{ratio:.2f}", ratio <= TARGET_VS_VIPS)
         else:
-            target(what, "pyvips missing (pip install -r requirements/bench.txt)", None)
+            target(what, "pyvips missing (pip install -r requirements.txt)", None)
         ratio = results[label]["naive"].wall_ms / ours
         target(
             f"naive/ours >= {TARGET_VS_NAIVE} on {label}", f"{ratio:.2f}", ratio >= TARGET_VS_NAIVE

@@ -169,7 +169,10 @@ def process_upload(*, upload_id, reclaim: bool = False) -> Upload | None:
     try:
         with upload.original.open("rb") as stream:
             info, rendered = imaging.render_renditions(
-                stream, rendition_specs(), limits=upload_limits()
+                stream,
+                rendition_specs(),
+                limits=upload_limits(),
+                engine=settings.MEDIA_IMAGE_ENGINE,
             )
     except imaging.InvalidImageError as error:
         return fail_upload(upload_id=upload_id, reason=str(error))

@@ -2,11 +2,12 @@
 
 from .errors import CorruptImage, ImageTooLarge, InvalidImageError, UnsupportedImageType
 from .probe import inspect_image
-from .render import render_renditions
+from .render import ENGINES, check_engine, render_renditions
 from .specs import DEFAULT_RENDITIONS, ImageInfo, Limits, Rendered, RenditionSpec
 
 __all__ = [
     "DEFAULT_RENDITIONS",
+    "ENGINES",
     "CorruptImage",
     "ImageInfo",
     "ImageTooLarge",
@@ -15,6 +16,7 @@ __all__ = [
     "Rendered",
     "RenditionSpec",
     "UnsupportedImageType",
+    "check_engine",
     "inspect_image",
     "render_renditions",
 ]

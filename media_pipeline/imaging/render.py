@@ -8,6 +8,7 @@ from typing import BinaryIO
 
 from PIL import Image
 
+from . import vips
 from .color import prepare_for_resize, to_srgb_rgb
 from .encode import can_encode, encode
 from .formats import FORMATS
@@ -23,6 +24,7 @@ REDUCING_GAP = (
 # JPEG DCT-domain downscale (1/2, 1/4, 1/8) is chosen so the decoded image keeps at least
 # DRAFT_MARGIN x the largest rendition's size; the final resample then cleans up the DCT scaling.
 DRAFT_MARGIN = 1.5
+ENGINES = ("pillow", "vips")
 
 
 def render_renditions(
@@ -30,6 +32,7 @@ def render_renditions(
     specs: Sequence[RenditionSpec] = DEFAULT_RENDITIONS,
     *,
     limits: Limits,
+    engine: str = "pillow",
 ) -> tuple[ImageInfo, list[Rendered]]:
     """Decode the upload once, under ``limits``, and encode one Rendered per (spec, format).
 
@@ -38,18 +41,21 @@ def render_renditions(
     applied, converted to sRGB with only an sRGB ICC profile (no EXIF/GPS/XMP/comments), alpha
     kept in WebP/AVIF and flattened onto white in JPEG, never upscaled. GIFs and other
     animations render their first frame. The ImageInfo is the source's, as displayed.
-    Raises an InvalidImageError subclass for refused or undecodable uploads; ValueError if a
-    spec asks for a format this installation cannot write.
+    ``engine`` "vips" decodes, resizes and encodes with libvips instead (see vips.py); the
+    checks and the results are the same.
+    Raises an InvalidImageError subclass for refused or undecodable uploads; ValueError for an
+    unknown engine, an engine that is not installed, or a format it cannot write.
     """
-    for spec in specs:
-        for fmt in spec.formats:
-            if not can_encode(fmt):
-                raise ValueError(f"rendition format {fmt!r} is not available in this Pillow build")
+    check_engine(engine, specs)
     source = seekable_stream(stream, limits)
     try:
         with pillow_bomb_guard(limits):
             info, im, orientation = open_checked(source, limits)
             targets = [fit_long_edge((info.width, info.height), spec.long_edge) for spec in specs]
+            if engine == "vips":
+                release(im)
+                source.seek(0)
+                return info, vips.render(source, info, orientation, specs, targets)
             try:
                 largest = max(targets, key=lambda size: size[0] * size[1], default=None)
                 base = _decode_to(im, info, orientation, largest) if largest else None
@@ -59,6 +65,21 @@ def render_renditions(
     finally:
         if source is stream:
             stream.seek(0)
+
+
+def check_engine(engine: str, specs: Sequence[RenditionSpec] = DEFAULT_RENDITIONS) -> None:
+    """Raise ValueError unless `engine` is installed and can write every format in `specs`."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown imaging engine {engine!r}; choose from {ENGINES}")
+    if engine == "vips" and not vips.available():
+        raise ValueError("the vips imaging engine needs pyvips and libvips (pip install pyvips)")
+    writable = vips.can_encode if engine == "vips" else can_encode
+    for spec in specs:
+        for fmt in spec.formats:
+            if not writable(fmt):
+                raise ValueError(
+                    f"rendition format {fmt!r} is not available to the {engine} engine"
+                )
 
 
 def _decode_to(

@@ -260,20 +260,56 @@ def test_stream_is_rewound_after_a_refusal():
     assert stream.tell() == 0 and not stream.closed
 
 
-def test_damage_only_decoding_finds_is_refused_by_render():
+ENGINES = ["pillow", "vips"]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_damage_only_decoding_finds_is_refused_by_render(engine):
     data = corpus.corrupt_png()
     assert inspect(data).format == "png"  # header, trailer and CRCs are all fine
     with pytest.raises(CorruptImage, match="damaged") as caught:
-        render(data)
+        render(data, engine=engine)
     assert caught.value.code == "undecodable"
     assert_reads_well(str(caught.value))
 
 
-def test_truncated_jpeg_is_refused_by_the_decoder_too(monkeypatch):
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("make", [corpus.truncated_jpeg, lambda: corpus.truncated_png()])
+def test_truncated_file_is_refused_by_the_decoder_too(make, engine, monkeypatch):
     """Even without the trailer check, a cut-off file ends in CorruptImage, never in grey pixels."""
     monkeypatch.setattr("media_pipeline.imaging.probe.check_trailer", lambda *args: None)
     with pytest.raises(CorruptImage, match="damaged"):
-        render(corpus.truncated_jpeg())
+        render(make(), engine=engine)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize(
+    ("make", "refusal"),
+    [
+        (lambda: corpus.bomb_png(9000, 9000), ImageTooLarge),
+        (lambda: corpus.animated_gif(frames=3, size=(64, 48)), ImageTooLarge),
+        (corpus.svg_image, UnsupportedImageType),
+        (corpus.polyglot_png_html, UnsupportedImageType),
+        (corpus.zero_bytes, CorruptImage),
+    ],
+)
+def test_render_refuses_before_any_engine_decodes(make, refusal, engine, no_decoding, monkeypatch):
+    """Both engines share the header checks: a refused file never reaches a decoder."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the vips engine was asked to decode a refused file")
+
+    monkeypatch.setattr("media_pipeline.imaging.vips.render", refuse)
+    with pytest.raises(refusal):
+        render(make(), engine=engine, limits=Limits(max_total_pixels=3 * 3072 - 1))
+
+
+def test_unknown_or_missing_engine_is_a_programming_error(monkeypatch):
+    with pytest.raises(ValueError, match="unknown imaging engine 'magick'"):
+        render(corpus.photo_jpeg(300, 200), engine="magick")
+    monkeypatch.setattr("media_pipeline.imaging.vips.available", lambda: False)
+    with pytest.raises(ValueError, match="needs pyvips"):
+        render(corpus.photo_jpeg(300, 200), engine="vips")
 
 
 def test_messages_are_plain_sentences_for_every_error_type():

@@ -8,6 +8,7 @@ from PIL import Image
 from tests import imagecorpus as corpus
 from tests.factories import image_file
 from tests.media_pipeline.test_pipeline import wait_until_final
+from tests.servers import start_worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -36,6 +37,16 @@ ACCEPTED = {
     "tiff": ("scan.tif", corpus.tiff_image),
     "greyscale jpeg": ("grey.jpg", corpus.greyscale_jpeg),
 }
+
+
+@pytest.fixture(scope="module", params=["pillow", "vips"])
+def celery_worker(request, worker_env, purged_queues, tmp_path_factory):
+    """A real worker on each imaging engine in turn: both keep and refuse the same files."""
+    env = {**worker_env, "MEDIA_IMAGE_ENGINE": request.param}
+    log_dir = tmp_path_factory.mktemp(f"worker-logs-{request.param}")
+    process = start_worker(queues="media,email,default", env=env, log_dir=log_dir)
+    yield process
+    process.stop()
 
 
 @pytest.mark.parametrize("kind", REFUSED)

@@ -67,10 +67,12 @@ def keys(client) -> list[str]:
     return [o["Key"] for o in client.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
 
 
+@pytest.mark.parametrize("engine", ["pillow", "vips"])
 def test_renditions_are_stored_on_the_media_host(
-    s3_server, s3_settings, worker_env, alice_client, tmp_path
+    engine, s3_server, s3_settings, worker_env, alice_client, tmp_path
 ):
-    worker = start_worker(queues="media,email", env={**worker_env, **s3_settings}, log_dir=tmp_path)
+    env = {**worker_env, **s3_settings, "MEDIA_IMAGE_ENGINE": engine}
+    worker = start_worker(queues="media,email", env=env, log_dir=tmp_path)
     try:
         response = alice_client.post(
             "/api/uploads/", {"file": image_file("sea.jpg", jpeg_bytes(2600, 1700))}
