@@ -31,9 +31,7 @@ def inline(request: HttpRequest) -> JsonResponse:
     if isinstance(file, JsonResponse):
         return file
     try:
-        info, rendered = imaging.render_renditions(
-            file, services.rendition_specs(), limits=services.upload_limits()
-        )
+        info, rendered = services.render_file(file)
     except imaging.InvalidImageError as invalid:
         return JsonResponse({"error": str(invalid)}, status=400)
     folder = f"bench/inline/{uuid.uuid4().hex}"

@@ -10,10 +10,11 @@ takes them (original stored, row `queued`, task published) while no worker runs.
 worker (``-Q benchw<pid>.media --concurrency=2 --prefetch-multiplier=1``) starts, and the time
 from its "ready." line to the moment every upload is `ready` gives its images/s. Confirmation
 emails are queued as rows and tasks but never sent: no worker consumes the email queue.
-The baseline is ``render_renditions`` on the same bytes in a loop in this one process (no
-storage, no database, no broker), half before the worker runs and half after, so that load
-from elsewhere on the machine falls on both alike. Prints the rates, their ratio (2 would be
-two processes with no overhead at all) and the pipeline's cost per image beyond rendering.
+The baseline is ``services.render_file`` (what the worker renders) on the same bytes in a loop
+in this one process (no storage, no database, no broker), half before the worker runs and
+half after, so that load from elsewhere on the machine falls on both alike. Prints the rates,
+their ratio (2 would be two processes with no overhead at all) and the pipeline's cost per
+image beyond rendering.
 Exits 0 when it measured (or skipped: no server answers), 1 when the run failed (an upload
 failed, the worker died).
 """
@@ -311,15 +312,13 @@ def wait_processed(ids: list, worker: Worker, timeout: float) -> float:
 
 def render_loop(data: bytes, n: int) -> tuple[list[float], float]:
     """Render the same bytes n times in this process: (wall seconds of each, CPU seconds in all)."""
-    from media_pipeline import imaging
-    from media_pipeline.services import rendition_specs, upload_limits
+    from media_pipeline.services import render_file  # exactly what the worker renders
 
-    specs, limits = rendition_specs(), upload_limits()  # exactly what the worker renders
     walls = []
     cpu_started = time.process_time()
     for _ in range(n):
         started = time.perf_counter()
-        imaging.render_renditions(io.BytesIO(data), specs, limits=limits)
+        render_file(io.BytesIO(data))
         walls.append(time.perf_counter() - started)
     return walls, time.process_time() - cpu_started
 
@@ -355,8 +354,11 @@ def report(
     # Each of the worker's processes had the wall time to itself: its time per image is
     # CONCURRENCY x wall / n, to set beside one process rendering alone.
     per_process = CONCURRENCY * worker_seconds / n
+    from django.conf import settings
+
+    print(f"Imaging engine: MEDIA_IMAGE_ENGINE={settings.MEDIA_IMAGE_ENGINE}")
     rows = [
-        ("render_renditions in a loop, 1 process", base_seconds, base_rate, base_seconds / n,
+        ("render_file in a loop, 1 process", base_seconds, base_rate, base_seconds / n,
          base_cpu),
         (f"media worker, {CONCURRENCY} processes (ready. -> all ready)", worker_seconds,
          worker_rate, per_process, worker_cpu),

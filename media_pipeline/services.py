@@ -52,6 +52,13 @@ def rendition_specs() -> tuple[imaging.RenditionSpec, ...]:
     return tuple(specs)
 
 
+def render_file(stream) -> tuple[imaging.ImageInfo, list[imaging.Rendered]]:
+    """The configured renditions of an image file, by the configured engine, under the limits."""
+    return imaging.render_renditions(
+        stream, rendition_specs(), limits=upload_limits(), engine=settings.MEDIA_IMAGE_ENGINE
+    )
+
+
 def clean_file_name(name: str | None) -> str:
     """The user's file name as display metadata only: no folders, no control characters."""
     base = PurePath((name or "").replace("\\", "/")).name
@@ -168,12 +175,7 @@ def process_upload(*, upload_id, reclaim: bool = False) -> Upload | None:
     upload = Upload.objects.select_related("owner").get(id=upload_id)
     try:
         with upload.original.open("rb") as stream:
-            info, rendered = imaging.render_renditions(
-                stream,
-                rendition_specs(),
-                limits=upload_limits(),
-                engine=settings.MEDIA_IMAGE_ENGINE,
-            )
+            info, rendered = render_file(stream)
     except imaging.InvalidImageError as error:
         return fail_upload(upload_id=upload_id, reason=str(error))
 
