@@ -4,12 +4,25 @@ import logging
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_init
 from django.conf import settings
 
 from core.transient import backoff_seconds, is_transient
-from media_pipeline import services
+from media_pipeline import imaging, services
 
 log = logging.getLogger(__name__)
+
+
+@worker_process_init.connect
+def load_imaging_engine(**kwargs) -> None:
+    """Load the imaging engine in each pool process as it starts, not in its first task.
+
+    Importing pyvips takes a moment of import machinery and callbacks, and Celery stops a
+    process by raising SystemExit from its SIGTERM handler: landing in a callback, that
+    exception is swallowed and the task runs on through a shutdown. (Loading libvips in the
+    parent before the fork instead is not safe.)
+    """
+    imaging.check_engine(settings.MEDIA_IMAGE_ENGINE)
 
 
 @shared_task(

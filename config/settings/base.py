@@ -314,6 +314,5 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "celery": {"level": env("LOG_LEVEL", default="INFO")},
-        "pyvips": {"level": "WARNING"},  # libvips reports every thread pool at INFO
     },
 }

@@ -21,7 +21,6 @@ from .geometry import displayed_size
 from .probe import damaged
 from .specs import ImageInfo, Rendered, RenditionSpec
 
-CHUNK = 256 * 1024  # the upload is read in chunks this size, never copied whole
 # "truncated" refuses a file that ends early, as Pillow does; lesser decoder warnings pass.
 FAIL_ON = "truncated"
 # libvips' name for the embedded ICC profile: the only metadata a rendition keeps.
@@ -52,6 +51,16 @@ def _pyvips() -> Any:
     if not os.environ.get("VIPS_CONCURRENCY"):
         pyvips.concurrency_set(1)
     pyvips.cache_set_max(0)
+    # pyvips forwards every libvips log line to Python through a C callback. A signal that
+    # comes while libvips works is handled at the first Python line that runs, which is then
+    # that callback, where an exception cannot travel: Celery's warm and cold shutdowns
+    # (SystemExit from its SIGTERM handler) were swallowed and the task ran on. Without it,
+    # libvips' warnings go to stderr (GLib's default) and a signal takes effect as soon as
+    # the libvips call returns. For the same reason the upload reaches libvips as bytes, not
+    # through a source that calls back into Python.
+    remove_log_handler = getattr(pyvips, "_remove_log_handler", None)
+    if remove_log_handler is not None:
+        remove_log_handler()
     return pyvips
 
 
@@ -81,55 +90,25 @@ def render(
 ) -> list[Rendered]:
     """Decode the (already probed) upload once at the largest target, then encode every size.
 
-    ``targets`` are the displayed sizes per spec. The stream must be seekable and at 0.
-    An error reading the stream itself (storage, disk) is raised as it is, not as damage.
+    ``targets`` are the displayed sizes per spec. The stream must be seekable and at 0; its
+    size is already checked against the byte limit. An error reading it (storage, disk) is
+    raised as it is, for the task to retry.
     """
     vips = _pyvips()
+    data = stream.read()
     largest = max(targets, key=lambda size: size[0] * size[1])
-    source = _StreamSource(vips, stream)
     try:
-        base = _decode_to(vips, source, orientation, largest)
+        base = _decode_to(vips, data, orientation, largest)
         return _encode_all(base, specs, targets)
     except vips.Error as exc:
-        if source.error is not None:
-            raise source.error from exc
         raise damaged(FORMATS[info.format].label) from exc
 
 
-class _StreamSource:
-    """A libvips source reading the upload's stream in chunks (never copied whole into memory).
-
-    libvips calls back from C, where a Python exception cannot travel: it is kept here, libvips
-    sees the end of the data, and render() raises the original error instead of "damaged".
-    """
-
-    def __init__(self, vips: Any, stream: BinaryIO) -> None:
-        self.stream = stream
-        self.error: Exception | None = None
-        self.source = vips.SourceCustom()
-        self.source.on_read(self._read)
-        self.source.on_seek(self._seek)
-
-    def _read(self, length: int) -> bytes:
-        try:
-            return self.stream.read(min(length, CHUNK))
-        except Exception as exc:  # kept for render() to raise
-            self.error = exc
-            return b""
-
-    def _seek(self, offset: int, whence: int) -> int:
-        try:
-            return self.stream.seek(offset, whence)
-        except Exception as exc:  # kept for render() to raise
-            self.error = exc
-            return -1
-
-
-def _decode_to(vips: Any, source: _StreamSource, orientation: int, size: tuple[int, int]) -> Any:
+def _decode_to(vips: Any, data: bytes, orientation: int, size: tuple[int, int]) -> Any:
     """sRGB 8-bit RGB or RGBA pixels of `size`, as displayed, held in memory."""
     stored_w, stored_h = displayed_size(size, orientation)
-    image = vips.Image.thumbnail_source(
-        source.source,
+    image = vips.Image.thumbnail_buffer(
+        data,
         stored_w,
         height=stored_h,
         size="force",  # exactly the size the Pillow engine makes (fit_long_edge's rounding)
@@ -138,12 +117,15 @@ def _decode_to(vips: Any, source: _StreamSource, orientation: int, size: tuple[i
         # 8.18 then fills a cut-off file with grey and reports success).
         option_string=f"fail_on={FAIL_ON}",
     )
-    image = _orient(_to_srgb(image), orientation)
-    # One decode: every rendition is made from these pixels, largest first. The source can be
-    # read only once, so anything that looks at all the pixels comes after this.
-    pixels = image.copy_memory()
-    if pixels.bands == 4 and pixels[3].min() == 255:
-        pixels = pixels[:3].copy_memory()  # opaque alpha: store RGB, as the Pillow engine does
+    # One decode: every rendition is made from these pixels, largest first. The loader reads
+    # top to bottom once, so whatever needs another order (turning, looking at all the
+    # pixels) comes after this.
+    pixels = _to_srgb(image).copy_memory()
+    opaque = pixels.bands == 4 and pixels[3].min() == 255
+    if opaque:
+        pixels = pixels[:3]  # an alpha that hides nothing: store RGB, as the Pillow engine does
+    if opaque or orientation != 1:
+        pixels = _orient(pixels, orientation).copy_memory()
     return pixels
 
 

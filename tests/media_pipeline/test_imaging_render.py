@@ -180,6 +180,20 @@ def test_exif_orientation_is_applied_as_proven_by_pixels(orientation, render):
         assert len(im.getexif()) == 0  # no orientation tag left to rotate it again
 
 
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_applied_when_no_size_needs_resizing(orientation, render):
+    """The largest rendition at the upload's own size, tall enough that a decoder reading top
+    to bottom cannot hand the turn its rows in one piece."""
+    data = corpus.oriented_jpeg(orientation, 1200, 800)
+    _, renditions = render(data, [RenditionSpec("x", 2000)])
+    for rendered in renditions:
+        im = opened(rendered).convert("RGB")
+        assert im.size == (1200, 800)
+        assert close(im.getpixel((40, 40)), corpus.RED), (orientation, rendered.format)
+        assert close(im.getpixel((1160, 40)), corpus.BLUE), (orientation, rendered.format)
+        assert close(im.getpixel((40, 760)), corpus.GREY)
+
+
 @pytest.mark.parametrize("orientation", [3, 5, 6, 8])
 def test_exif_orientation_with_a_reduced_size_jpeg_decode(orientation, monkeypatch):
     decoded = []
@@ -453,14 +467,14 @@ def test_a_storage_error_while_vips_reads_is_raised_as_it_is(monkeypatch):
         failing = False
 
         def read(self, size=-1):
-            if self.failing and self.tell() > 1000:
+            if self.failing:
                 raise ConnectionResetError("storage went away")
             return super().read(size)
 
     real_render = vips_engine.render
 
     def render_then_fail(stream, *args):
-        stream.failing = True  # the probe has read what it needs; the decoder's reads fail
+        stream.failing = True  # the probe has read what it needs; the engine's read fails
         return real_render(stream, *args)
 
     monkeypatch.setattr(vips_engine, "render", render_then_fail)
