@@ -142,59 +142,8 @@ def cmyk_jpeg(
 
 
 def rgb_icc_profile(gamma: float = 1.0, description: str = "Linear RGB test profile") -> bytes:
-    """A minimal ICC v2 RGB display profile: sRGB primaries, D50, and a pure-gamma tone curve.
-
-    With gamma 1.0 a stored value of 128 means 50 % linear light, which is about 188 in sRGB.
-    """
-
-    def s15(value: float) -> bytes:
-        return struct.pack(">i", round(value * 65536))
-
-    def xyz(x: float, y: float, z: float) -> bytes:
-        return b"XYZ " + bytes(4) + s15(x) + s15(y) + s15(z)
-
-    ascii_desc = description.encode("ascii") + b"\x00"
-    desc = (
-        b"desc"
-        + bytes(4)
-        + struct.pack(">I", len(ascii_desc))
-        + ascii_desc
-        + bytes(4 + 4 + 2 + 1 + 67)
-    )
-    curve = b"curv" + bytes(4) + struct.pack(">IH", 1, round(gamma * 256)) + bytes(2)
-    tags = [
-        (b"desc", desc),
-        (b"wtpt", xyz(0.9642, 1.0, 0.8249)),
-        (b"rXYZ", xyz(0.4360, 0.2225, 0.0139)),
-        (b"gXYZ", xyz(0.3851, 0.7169, 0.0971)),
-        (b"bXYZ", xyz(0.1431, 0.0606, 0.7141)),
-        (b"rTRC", curve),
-        (b"gTRC", curve),
-        (b"bTRC", curve),
-        (b"cprt", b"text" + bytes(4) + b"No copyright, test data\x00"),
-    ]
-    offset = 128 + 4 + 12 * len(tags)
-    table, blobs = b"", b""
-    for signature, blob in tags:
-        blob += bytes(-len(blob) % 4)
-        table += signature + struct.pack(">II", offset + len(blobs), len(blob))
-        blobs += blob
-    body = struct.pack(">I", len(tags)) + table + blobs
-    header = (
-        struct.pack(">I", 128 + len(body))
-        + b"lcms"
-        + struct.pack(">I", 0x02100000)
-        + b"mntrRGB XYZ "
-        + struct.pack(">6H", 2024, 1, 1, 0, 0, 0)
-        + b"acsp"
-        + bytes(4 + 4 + 4 + 4 + 8 + 4)
-        + s15(0.9642)
-        + s15(1.0)
-        + s15(0.8249)
-        + bytes(4 + 16 + 28)
-    )
-    assert len(header) == 128
-    return header + body
+    """An RGB display profile with sRGB's primaries and a plain gamma (linear by default)."""
+    return icc_profile("RGB", gamma=gamma, description=description)
 
 
 def jpeg_with_icc(
@@ -420,3 +369,279 @@ def corrupt_png() -> bytes:
 def zero_bytes() -> bytes:
     """An empty file."""
     return b""
+
+
+# --- unusual but valid inputs, for comparing the imaging engines ----------------------------------
+
+GREEN = (30, 160, 30)
+YELLOW = (230, 200, 40)
+# Display P3 and Adobe RGB (1998) primaries, adapted to D50 as ICC profiles store them.
+P3_PRIMARIES = ((0.5151, 0.2412, -0.0011), (0.2920, 0.6922, 0.0419), (0.1571, 0.0666, 0.7841))
+ADOBE_RGB_PRIMARIES = ((0.6097, 0.3111, 0.0195), (0.2053, 0.6257, 0.0609), (0.1492, 0.0632, 0.7446))
+# Adam7: (first column, first row, column step, row step) of each of the seven passes.
+_ADAM7 = (
+    (0, 0, 8, 8),
+    (4, 0, 8, 8),
+    (0, 4, 4, 8),
+    (2, 0, 4, 4),
+    (0, 2, 2, 4),
+    (1, 0, 2, 2),
+    (0, 1, 1, 2),
+)
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+
+
+def save_as(im: Image.Image, fmt: str, **kwargs) -> bytes:
+    """Any PIL image encoded by Pillow (keyword arguments go to save)."""
+    return _save(im, fmt, **kwargs)
+
+
+def quadrants_image(width: int, height: int) -> Image.Image:
+    """RGB as displayed: red top-left, blue top-right, green bottom-left, yellow bottom-right.
+
+    Odd sides give the extra column/row to the left/top quadrants; a 1 x 1 image is red, a
+    2 x 1 image red and blue.
+    """
+    im = Image.new("RGB", (width, height), YELLOW)
+    half_w, half_h = (width + 1) // 2, (height + 1) // 2
+    im.paste(RED, (0, 0, half_w, half_h))
+    if half_w < width:
+        im.paste(BLUE, (half_w, 0, width, half_h))
+    if half_h < height:
+        im.paste(GREEN, (0, half_h, half_w, height))
+    return im
+
+
+def smooth_image(width: int, height: int) -> Image.Image:
+    """RGB gradients without grain or edges (red across, green down, blue from the centre)."""
+    across = Image.linear_gradient("L").rotate(90).transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    down = Image.linear_gradient("L")
+    radial = Image.radial_gradient("L")
+    return Image.merge(
+        "RGB",
+        [
+            band.resize((width, height), Image.Resampling.BILINEAR)
+            for band in (across, down, radial)
+        ],
+    )
+
+
+def stored_for(displayed: Image.Image, orientation: int) -> Image.Image:
+    """The pixels a camera stores so that EXIF `orientation` shows `displayed`."""
+    op = _STORE[orientation]
+    return displayed.transpose(op) if op is not None else displayed
+
+
+def orientation_exif(orientation: int) -> bytes:
+    exif = Image.Exif()
+    exif[ORIENTATION_TAG] = orientation
+    return exif.tobytes()
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def raw_png(
+    width: int,
+    height: int,
+    pixel,
+    *,
+    bit_depth: int = 8,
+    colour_type: int = 2,
+    interlace: bool = False,
+    before_idat: tuple[tuple[bytes, bytes], ...] = (),
+    after_idat: tuple[tuple[bytes, bytes], ...] = (),
+) -> bytes:
+    """A PNG written sample by sample, for what Pillow cannot write (16-bit alpha, Adam7, ...).
+
+    ``pixel(x, y)`` returns the tuple of samples (1 for grey or a palette index, 2 for grey and
+    alpha, 3 for RGB, 4 for RGBA), each within ``bit_depth``. ``before_idat`` chunks (PLTE, tRNS,
+    iCCP, eXIf, ...) go before the pixel data, ``after_idat`` chunks after it. Unfiltered rows.
+    """
+    channels = _PNG_CHANNELS[colour_type]
+
+    def row(xs, y) -> bytes:
+        samples = [s for x in xs for s in pixel(x, y)]
+        assert len(samples) == len(xs) * channels
+        if bit_depth == 16:
+            return b"\x00" + struct.pack(f">{len(samples)}H", *samples)
+        if bit_depth == 8:
+            return b"\x00" + bytes(samples)
+        per_byte = 8 // bit_depth
+        packed = bytearray()
+        for i in range(0, len(samples), per_byte):
+            group = samples[i : i + per_byte]
+            value = 0
+            for s in group:
+                value = (value << bit_depth) | s
+            packed.append(value << (bit_depth * (per_byte - len(group))))
+        return b"\x00" + bytes(packed)
+
+    passes = _ADAM7 if interlace else ((0, 0, 1, 1),)
+    raw = bytearray()
+    for x0, y0, dx, dy in passes:
+        xs = list(range(x0, width, dx))
+        if xs:
+            for y in range(y0, height, dy):
+                raw += row(xs, y)
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, int(interlace))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + b"".join(_png_chunk(kind, data) for kind, data in before_idat)
+        + _png_chunk(b"IDAT", zlib.compress(bytes(raw), 9))
+        + b"".join(_png_chunk(kind, data) for kind, data in after_idat)
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+def iccp_chunk(icc: bytes, name: bytes = b"ICC profile") -> tuple[bytes, bytes]:
+    """A PNG iCCP chunk (for raw_png's before_idat)."""
+    return b"iCCP", name + b"\x00\x00" + zlib.compress(icc)
+
+
+def icc_profile(
+    space: str = "RGB",
+    *,
+    primaries: tuple = (
+        (0.4360, 0.2225, 0.0139),
+        (0.3851, 0.7169, 0.0971),
+        (0.1431, 0.0606, 0.7141),
+    ),
+    gamma: float = 2.2,
+    description: str = "Test profile",
+) -> bytes:
+    """A minimal ICC v2 display profile: "RGB" (matrix and gamma curves) or "GRAY" (one curve).
+
+    Primaries are the D50-adapted XYZ of red, green and blue (sRGB's by default).
+    """
+
+    def s15(value: float) -> bytes:
+        return struct.pack(">i", round(value * 65536))
+
+    def xyz(x: float, y: float, z: float) -> bytes:
+        return b"XYZ " + bytes(4) + s15(x) + s15(y) + s15(z)
+
+    ascii_desc = description.encode("ascii") + b"\x00"
+    desc = b"desc" + bytes(4) + struct.pack(">I", len(ascii_desc)) + ascii_desc + bytes(78)
+    curve = b"curv" + bytes(4) + struct.pack(">IH", 1, round(gamma * 256)) + bytes(2)
+    tags = [(b"desc", desc), (b"wtpt", xyz(0.9642, 1.0, 0.8249))]
+    if space == "GRAY":
+        tags.append((b"kTRC", curve))
+    else:
+        red, green, blue = primaries
+        tags += [(b"rXYZ", xyz(*red)), (b"gXYZ", xyz(*green)), (b"bXYZ", xyz(*blue))]
+        tags += [(b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve)]
+    tags.append((b"cprt", b"text" + bytes(4) + b"No copyright, test data\x00"))
+    offset = 128 + 4 + 12 * len(tags)
+    table, blobs = b"", b""
+    for signature, blob in tags:
+        blob += bytes(-len(blob) % 4)
+        table += signature + struct.pack(">II", offset + len(blobs), len(blob))
+        blobs += blob
+    body = struct.pack(">I", len(tags)) + table + blobs
+    header = (
+        struct.pack(">I", 128 + len(body))
+        + b"lcms"
+        + struct.pack(">I", 0x02100000)
+        + b"mntr"
+        + f"{space:<4}".encode("ascii")
+        + b"XYZ "
+        + struct.pack(">6H", 2024, 1, 1, 0, 0, 0)
+        + b"acsp"
+        + bytes(4 + 4 + 4 + 4 + 8 + 4)
+        + s15(0.9642)
+        + s15(1.0)
+        + s15(0.8249)
+        + bytes(4 + 16 + 28)
+    )
+    assert len(header) == 128
+    return header + body
+
+
+def _vips():
+    import pyvips
+
+    return pyvips
+
+
+def vips_image(im: Image.Image):
+    """A PIL RGB/RGBA/L/LA image as a pyvips image (8 bits per sample)."""
+    vips = _vips()
+    bands = len(im.getbands())
+    out = vips.Image.new_from_memory(im.tobytes(), im.width, im.height, bands, "uchar")
+    return out.copy(interpretation="b-w" if bands <= 2 else "srgb")
+
+
+def vips_cmyk_profile() -> bytes:
+    """libvips' built-in CMYK press profile ('Chemical proof', about 1 MB)."""
+    small = vips_image(Image.new("RGB", (2, 2), GREY)).icc_export(output_profile="cmyk")
+    return small.get("icc-profile-data")
+
+
+def cmyk_jpeg_with_profile(width: int = 160, height: int = 120) -> bytes:
+    """quadrants_image converted by libvips to CMYK with its press profile embedded."""
+    cmyk = vips_image(quadrants_image(width, height)).icc_export(output_profile="cmyk")
+    return cmyk.jpegsave_buffer(Q=95, keep="icc")
+
+
+def vips_tiff(im: Image.Image, *, sixteen_bit: bool = False, **save_kwargs) -> bytes:
+    """A TIFF written by libvips (16 bits per sample if asked; tiles, predictor, ... by kwargs)."""
+    out = vips_image(im)
+    if sixteen_bit:
+        rgb = out.bands >= 3
+        out = (
+            (out.cast("ushort") * 257)
+            .cast("ushort")
+            .copy(interpretation="rgb16" if rgb else "grey16")
+        )
+    return out.tiffsave_buffer(**save_kwargs)
+
+
+def associated_alpha_tiff(width: int = 120, height: int = 80) -> bytes:
+    """An RGBA TIFF with premultiplied (associated, ExtraSamples=1) alpha: rgba_png's picture
+    with a half-transparent red band in the middle."""
+    im = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    ImageDraw.Draw(im).rectangle((width // 2, 0, width - 1, height - 1), fill=(255, 0, 0, 255))
+    ImageDraw.Draw(im).rectangle(
+        (0, height // 3, width - 1, 2 * height // 3), fill=(0, 0, 255, 128)
+    )
+    return vips_image(im).tiffsave_buffer(premultiply=True)
+
+
+def multipage_tiff(sizes=((400, 300), (200, 150), (100, 75))) -> bytes:
+    """A multi-page TIFF, each page a different flat colour (red, blue, green, ...), page 0 first.
+
+    With the default sizes the pages halve, like a pyramid, but they are different pictures.
+    """
+    colours = [RED, BLUE, GREEN, YELLOW]
+    pages = [Image.new("RGB", size, colours[i % 4]) for i, size in enumerate(sizes)]
+    return _save(pages[0], "TIFF", save_all=True, append_images=pages[1:], compression="tiff_lzw")
+
+
+def gif_with_offset_frame(
+    screen: tuple[int, int] = (64, 48), frame: tuple[int, int, int, int] = (16, 12, 32, 24)
+) -> bytes:
+    """A one-frame GIF whose only image, flat red, covers part of the logical screen (x, y, w, h).
+
+    The background colour index is 0, which is grey in the global palette; no transparency.
+    """
+    x, y, w, h = frame
+    im = Image.new("P", (w, h), 1)
+    im.putpalette(GREY + RED)
+    data = bytearray(_save(im, "GIF", optimize=False, background=0))
+    data[6:10] = struct.pack("<HH", *screen)
+    descriptor = data.index(b"\x2c" + struct.pack("<HHHH", 0, 0, w, h))
+    data[descriptor + 1 : descriptor + 5] = struct.pack("<HH", x, y)
+    return bytes(data)
+
+
+def damaged(data: bytes, seed: int, count: int = 8) -> bytes:
+    """`data` with `count` random bytes overwritten after its first quarter."""
+    out = bytearray(data)
+    rnd = random.Random(seed)
+    for _ in range(count):
+        at = rnd.randrange(len(out) // 4, len(out))
+        out[at] = rnd.randrange(256)
+    return bytes(out)

@@ -5,11 +5,22 @@ from __future__ import annotations
 import functools
 import io
 
-from PIL import Image, ImageCms
+from PIL import Image, ImageCms, ImageMath
 
 RESIZABLE_MODES = frozenset({"L", "LA", "RGB", "RGBA", "CMYK"})
 _SIXTEEN_BIT = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
 _PROFILE_SPACE = {"RGB": "RGB", "RGBA": "RGB", "CMYK": "CMYK", "L": "GRAY", "LA": "GRAY"}
+# Pillow widens 2- and 4-bit grey samples to 8 bits by these factors.
+_LOW_BIT_GREY = {"L;2": 85, "L;4": 17}
+
+
+def widen_grey_key(im: Image.Image) -> None:
+    """Call before load(): a 2- or 4-bit grey PNG's tRNS key, widened as Pillow widens its
+    samples (Pillow keeps the key as stored, so nothing would match it)."""
+    key = im.info.get("transparency")
+    args = im.tile[0].args if im.mode == "L" and im.tile else None
+    if isinstance(key, int) and args in _LOW_BIT_GREY:
+        im.info["transparency"] = key * _LOW_BIT_GREY[args]
 
 
 @functools.cache
@@ -34,7 +45,13 @@ def prepare_for_resize(im: Image.Image) -> Image.Image:
     if mode == "1":
         return im.convert("L")
     if mode in _SIXTEEN_BIT:
-        return _scale_to_l(im.convert("I"), 0, 65535)
+        wide = im.convert("I")
+        grey = _scale_to_l(wide, 0, 65535)
+        key = im.info.get("transparency")
+        if isinstance(key, int):  # a tRNS key colour: transparent where the sample equals it
+            opaque = ImageMath.lambda_eval(lambda a: (a["im"] != key) * 255, im=wide)
+            grey.putalpha(opaque.convert("L"))
+        return grey
     if mode in ("I", "F"):
         low, high = im.getextrema()
         if mode == "F" and 0 <= low and high <= 1.0:

@@ -28,6 +28,9 @@ DECODE_ERRORS = (
     struct.error,
 )
 _ANIMATED_FORMATS = frozenset({"gif", "png", "webp", "avif", "heic"})
+# Pillow turns TIFFs upright itself: it reports the upright size on open and turns the pixels
+# on load. Their orientation still describes the stored pixels (for the libvips engine).
+UPRIGHT_WHEN_OPENED = frozenset({"tiff"})
 
 
 def seekable_stream(stream: BinaryIO, limits: Limits) -> BinaryIO:
@@ -96,7 +99,10 @@ def open_checked(stream: BinaryIO, limits: Limits) -> tuple[ImageInfo, Image.Ima
     except DECODE_ERRORS as exc:
         release(im)
         raise damaged(label) from exc
-    shown_w, shown_h = displayed_size((width, height), orientation)
+    if fmt in UPRIGHT_WHEN_OPENED:
+        shown_w, shown_h = width, height
+    else:
+        shown_w, shown_h = displayed_size((width, height), orientation)
     info = ImageInfo(
         format=fmt,
         width=shown_w,

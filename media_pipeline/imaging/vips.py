@@ -25,6 +25,9 @@ from .specs import ImageInfo, Rendered, RenditionSpec
 FAIL_ON = "truncated"
 # libvips' name for the embedded ICC profile: the only metadata a rendition keeps.
 ICC_FIELD = "icc-profile-data"
+# libheif turns AVIF and HEIC upright itself (from the file's irot/imir boxes, which are what
+# the probe reports as their orientation): turning them again would be once too many.
+UPRIGHT_WHEN_DECODED = frozenset({"avif", "heic"})
 # EXIF orientation -> libvips steps that turn stored pixels into displayed pixels
 # (libvips rotates clockwise; Pillow's table in geometry.py rotates anticlockwise).
 _ORIENT: dict[int, tuple[str | None, bool]] = {
@@ -90,47 +93,61 @@ def render(
 ) -> list[Rendered]:
     """Decode the (already probed) upload once at the largest target, then encode every size.
 
-    ``targets`` are the displayed sizes per spec. The stream must be seekable and at 0; its
-    size is already checked against the byte limit. An error reading it (storage, disk) is
-    raised as it is, for the task to retry.
+    ``targets`` are the displayed sizes per spec; ``orientation`` is the EXIF orientation of
+    the stored pixels. The stream must be seekable and at 0; its size is already checked
+    against the byte limit. An error reading it (storage, disk) is raised as it is, for the
+    task to retry.
     """
     vips = _pyvips()
     data = stream.read()
     largest = max(targets, key=lambda size: size[0] * size[1])
+    if info.format in UPRIGHT_WHEN_DECODED:
+        orientation = 1
     try:
-        base = _decode_to(vips, data, orientation, largest)
+        base = _decode_to(vips, data, info.format, orientation, largest)
         return _encode_all(base, specs, targets)
     except vips.Error as exc:
         raise damaged(FORMATS[info.format].label) from exc
 
 
-def _decode_to(vips: Any, data: bytes, orientation: int, size: tuple[int, int]) -> Any:
+def _decode_to(vips: Any, data: bytes, fmt: str, orientation: int, size: tuple[int, int]) -> Any:
     """sRGB 8-bit RGB or RGBA pixels of `size`, as displayed, held in memory."""
     stored_w, stored_h = displayed_size(size, orientation)
-    image = vips.Image.thumbnail_buffer(
-        data,
-        stored_w,
-        height=stored_h,
-        size="force",  # exactly the size the Pillow engine makes (fit_long_edge's rounding)
-        no_rotate=True,  # the probe's orientation is applied below, as in the Pillow engine
-        # For the loader itself: thumbnail's own fail_on argument does not reach it (libvips
-        # 8.18 then fills a cut-off file with grey and reports success).
-        option_string=f"fail_on={FAIL_ON}",
-    )
+    resize = {
+        "size": "force",  # exactly the size the Pillow engine makes (fit_long_edge's rounding)
+        "no_rotate": True,  # the probe's orientation is applied below, as in the Pillow engine
+        "intent": "perceptual",  # for CMYK, converted to sRGB here: as color.py does
+    }
+    if fmt == "tiff":
+        # Page 0, as the Pillow engine renders: thumbnail would pick a smaller page of a
+        # multi-page TIFF whose pages look like a pyramid.
+        # Random access: float and 32-bit samples are measured before thumbnail_image, which
+        # would cut them to 8 bits unscaled; a buffer can be read twice.
+        image = vips.Image.new_from_buffer(data, "", fail_on=FAIL_ON)
+        if image.format not in ("uchar", "ushort"):
+            image = _to_eight_bits(image)
+        image = image.thumbnail_image(stored_w, height=stored_h, **resize)
+    else:
+        image = vips.Image.thumbnail_buffer(
+            data,
+            stored_w,
+            height=stored_h,
+            # For the loader itself: thumbnail's own fail_on argument does not reach it
+            # (libvips 8.18 then fills a cut-off file with grey and reports success).
+            option_string=f"fail_on={FAIL_ON}",
+            **resize,
+        )
     # One decode: every rendition is made from these pixels, largest first. The loader reads
     # top to bottom once, so whatever needs another order (turning, looking at all the
-    # pixels) comes after this.
-    pixels = _to_srgb(image).copy_memory()
-    opaque = pixels.bands == 4 and pixels[3].min() == 255
-    if opaque:
+    # pixels) comes after this copy.
+    pixels = _to_srgb(image.copy_memory())
+    if pixels.bands == 4 and pixels[3].min() == 255:
         pixels = pixels[:3]  # an alpha that hides nothing: store RGB, as the Pillow engine does
-    if opaque or orientation != 1:
-        pixels = _orient(pixels, orientation).copy_memory()
-    return pixels
+    return _orient(pixels, orientation).copy_memory()
 
 
 def _to_srgb(image: Any) -> Any:
-    """Any decoded image -> 8-bit sRGB, 3 bands or 4 with alpha."""
+    """Any decoded image (in memory) -> 8-bit sRGB, 3 bands or 4 with alpha."""
     icc = image.get(ICC_FIELD) if image.get_typeof(ICC_FIELD) else None
     if icc and not is_srgb(icc):
         try:
@@ -144,6 +161,25 @@ def _to_srgb(image: Any) -> Any:
     if image.format != "uchar":
         image = image.cast("uchar")
     return image[:4] if image.bands > 4 else image
+
+
+def _to_eight_bits(image: Any) -> Any:
+    """Float and 32-bit samples onto 0..255, as color.py does for Pillow.
+
+    0..1 floats and 0..255 or 0..65535 integers are scaled as such; anything else is
+    stretched from its own minimum to its maximum.
+    """
+    low, high = image.min(), image.max()
+    if image.format in ("float", "double") and 0 <= low and high <= 1:
+        scaled = image * 255
+    elif 0 <= low and high <= 255:
+        scaled = image
+    elif 0 <= low and high <= 65535:
+        scaled = image * (255 / 65535)
+    else:
+        scaled = (image - low) * (255 / (high - low) if high > low else 1.0)
+    interpretation = "srgb" if image.bands >= 3 else "b-w"
+    return scaled.cast("uchar").copy(interpretation=interpretation)
 
 
 def _orient(image: Any, orientation: int) -> Any:
@@ -164,7 +200,9 @@ def _encode_all(
     for index in sorted(range(len(specs)), key=lambda i: -(targets[i][0] * targets[i][1])):
         spec, (width, height) = specs[index], targets[index]
         if (current.width, current.height) != (width, height):
-            current = current.thumbnail_image(width, height=height, size="force").copy_memory()
+            current = current.thumbnail_image(
+                width, height=height, size="force", no_rotate=True
+            ).copy_memory()
         results[index] = [
             Rendered(
                 name=spec.name,
