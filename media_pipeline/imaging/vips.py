@@ -113,6 +113,8 @@ def render(
 def _decode_to(vips: Any, data: bytes, fmt: str, orientation: int, size: tuple[int, int]) -> Any:
     """sRGB 8-bit RGB or RGBA pixels of `size`, as displayed, held in memory."""
     stored_w, stored_h = displayed_size(size, orientation)
+    # Read from the bytes where they are (a buffer would be copied), with no Python callback.
+    source = vips.Source.new_from_memory(data)
     resize = {
         "size": "force",  # exactly the size the Pillow engine makes (fit_long_edge's rounding)
         "no_rotate": True,  # the probe's orientation is applied below, as in the Pillow engine
@@ -122,14 +124,14 @@ def _decode_to(vips: Any, data: bytes, fmt: str, orientation: int, size: tuple[i
         # Page 0, as the Pillow engine renders: thumbnail would pick a smaller page of a
         # multi-page TIFF whose pages look like a pyramid.
         # Random access: float and 32-bit samples are measured before thumbnail_image, which
-        # would cut them to 8 bits unscaled; a buffer can be read twice.
-        image = vips.Image.new_from_buffer(data, "", fail_on=FAIL_ON)
+        # would cut them to 8 bits unscaled; bytes in memory can be read twice.
+        image = vips.Image.new_from_source(source, "", fail_on=FAIL_ON)
         if image.format not in ("uchar", "ushort"):
             image = _to_eight_bits(image)
         image = image.thumbnail_image(stored_w, height=stored_h, **resize)
     else:
-        image = vips.Image.thumbnail_buffer(
-            data,
+        image = vips.Image.thumbnail_source(
+            source,
             stored_w,
             height=stored_h,
             # For the loader itself: thumbnail's own fail_on argument does not reach it
@@ -140,10 +142,12 @@ def _decode_to(vips: Any, data: bytes, fmt: str, orientation: int, size: tuple[i
     # One decode: every rendition is made from these pixels, largest first. The loader reads
     # top to bottom once, so whatever needs another order (turning, looking at all the
     # pixels) comes after this copy.
-    pixels = _to_srgb(image.copy_memory())
+    decoded = image.copy_memory()
+    pixels = _to_srgb(decoded)
     if pixels.bands == 4 and pixels[3].min() == 255:
         pixels = pixels[:3]  # an alpha that hides nothing: store RGB, as the Pillow engine does
-    return _orient(pixels, orientation).copy_memory()
+    pixels = _orient(pixels, orientation)
+    return pixels if pixels is decoded else pixels.copy_memory()
 
 
 def _to_srgb(image: Any) -> Any:
