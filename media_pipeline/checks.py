@@ -26,7 +26,9 @@ def check_renditions(app_configs=None, **kwargs):
             )
         ]
     try:
-        imaging.check_engine(settings.MEDIA_IMAGE_ENGINE, specs)
+        # Without starting libvips: Celery runs these checks in the worker's main process,
+        # which forks its pool afterwards (each pool process loads libvips as it starts).
+        imaging.check_engine(settings.MEDIA_IMAGE_ENGINE, specs, load=False)
     except ValueError as error:
         return [
             Error(

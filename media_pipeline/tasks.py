@@ -20,9 +20,12 @@ def load_imaging_engine(**kwargs) -> None:
     Importing pyvips takes a moment of import machinery and callbacks, and Celery stops a
     process by raising SystemExit from its SIGTERM handler: landing in a callback, that
     exception is swallowed and the task runs on through a shutdown. (Loading libvips in the
-    parent before the fork instead is not safe.)
+    parent before the fork is not safe: its checks look for pyvips without starting it.)
     """
-    imaging.check_engine(settings.MEDIA_IMAGE_ENGINE)
+    try:
+        imaging.check_engine(settings.MEDIA_IMAGE_ENGINE, services.rendition_specs())
+    except ValueError as error:  # each upload then fails with this reason, clearly logged
+        log.error("MEDIA_IMAGE_ENGINE=%s cannot work: %s", settings.MEDIA_IMAGE_ENGINE, error)
 
 
 @shared_task(

@@ -83,18 +83,25 @@ def is_srgb(icc: bytes) -> bool:
     return "srgb" in (profile.profile.profile_description or "").lower()
 
 
-@functools.lru_cache(maxsize=16)
 def _open_profile(icc: bytes) -> ImageCms.ImageCmsProfile | None:
+    return (_cached_profile if len(icc) <= CACHED_PROFILE_BYTES else _parse_profile)(icc)
+
+
+def _parse_profile(icc: bytes) -> ImageCms.ImageCmsProfile | None:
     try:
         return ImageCms.getOpenProfile(io.BytesIO(icc))
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
         return None
 
 
-@functools.lru_cache(maxsize=16)
 def _transform_to_srgb(
     icc: bytes, in_mode: str, out_mode: str
 ) -> ImageCms.ImageCmsTransform | None:
+    build = _cached_transform if len(icc) <= CACHED_PROFILE_BYTES else _build_transform
+    return build(icc, in_mode, out_mode)
+
+
+def _build_transform(icc: bytes, in_mode: str, out_mode: str) -> ImageCms.ImageCmsTransform | None:
     profile = _open_profile(icc)
     if profile is None:
         return None
@@ -106,6 +113,14 @@ def _transform_to_srgb(
         )
     except ImageCms.PyCMSError:
         return None
+
+
+# Display profiles are small and recur (Display P3, Adobe RGB): worth keeping. Large ones
+# (press profiles, or megabytes of junk in an upload) are parsed each time and never kept, so
+# a long-lived worker cannot fill up with them.
+CACHED_PROFILE_BYTES = 64 * 1024
+_cached_profile = functools.lru_cache(maxsize=16)(_parse_profile)
+_cached_transform = functools.lru_cache(maxsize=16)(_build_transform)
 
 
 def to_srgb_rgb(im: Image.Image) -> Image.Image:

@@ -23,18 +23,20 @@ _TRANSPOSE = {
 def read_orientation(im: Image.Image) -> int:
     """EXIF orientation 1..8 from the header; 1 when absent, invalid or unreadable.
 
-    Never decodes pixels: Pillow's PNG getexif() would load the whole image to look for an eXIf
-    chunk after the pixel data, so for PNG only the eXIf chunk read with the header counts.
+    Only the EXIF block counts (the IFD tag for TIFF; for AVIF, Pillow puts the file's
+    irot/imir turn there), never an XMP tiff:Orientation, which Pillow's getexif() would fall
+    back to and browsers ignore. Never decodes pixels: for PNG only an eXIf chunk read with the
+    header counts, as getexif() would load the whole image to look for one after the pixels.
     Bad EXIF never blocks an otherwise readable image.
     """
     try:
-        if im.format == "PNG":
+        if im.format == "TIFF":
+            value = im.tag_v2.get(ORIENTATION_TAG, 1)
+        else:
             exif = Image.Exif()
             if im.info.get("exif"):
                 exif.load(im.info["exif"])
-        else:
-            exif = im.getexif()
-        value = exif.get(ORIENTATION_TAG, 1)
+            value = exif.get(ORIENTATION_TAG, 1)
     except (SyntaxError, ValueError, TypeError, KeyError, IndexError, struct.error):
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1

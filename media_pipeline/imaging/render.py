@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from collections.abc import Sequence
 from typing import BinaryIO
@@ -32,6 +33,7 @@ REDUCING_GAP = (
 # DRAFT_MARGIN x the largest rendition's size; the final resample then cleans up the DCT scaling.
 DRAFT_MARGIN = 1.5
 ENGINES = ("pillow", "vips")
+VIPS_MISSING = "the vips imaging engine needs pyvips and libvips (pip install pyvips pyvips-binary)"
 
 
 def render_renditions(
@@ -76,12 +78,22 @@ def render_renditions(
             stream.seek(0)
 
 
-def check_engine(engine: str, specs: Sequence[RenditionSpec] = DEFAULT_RENDITIONS) -> None:
-    """Raise ValueError unless `engine` is installed and can write every format in `specs`."""
+def check_engine(
+    engine: str, specs: Sequence[RenditionSpec] = DEFAULT_RENDITIONS, *, load: bool = True
+) -> None:
+    """Raise ValueError unless `engine` is installed and can write every format in `specs`.
+
+    load=False only looks for the vips engine's package, without starting libvips: for a
+    process that forks workers afterwards (libvips must start in each of them, not before).
+    """
     if engine not in ENGINES:
         raise ValueError(f"unknown imaging engine {engine!r}; choose from {ENGINES}")
+    if engine == "vips" and not load:
+        if importlib.util.find_spec("pyvips") is None:
+            raise ValueError(VIPS_MISSING)
+        return
     if engine == "vips" and not vips.available():
-        raise ValueError("the vips imaging engine needs pyvips and libvips (pip install pyvips)")
+        raise ValueError(VIPS_MISSING)
     writable = vips.can_encode if engine == "vips" else can_encode
     for spec in specs:
         for fmt in spec.formats:

@@ -10,12 +10,14 @@ libvips.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from collections.abc import Sequence
 from typing import Any, BinaryIO
 
 from .color import is_srgb, srgb_profile_bytes
 from .encode import WHITE, encoder_settings
+from .errors import CorruptImage
 from .formats import FORMATS
 from .geometry import displayed_size
 from .probe import damaged
@@ -23,11 +25,14 @@ from .specs import ImageInfo, Rendered, RenditionSpec
 
 # "truncated" refuses a file that ends early, as Pillow does; lesser decoder warnings pass.
 FAIL_ON = "truncated"
+log = logging.getLogger(__name__)
 # libvips' name for the embedded ICC profile: the only metadata a rendition keeps.
 ICC_FIELD = "icc-profile-data"
 # libheif turns AVIF and HEIC upright itself (from the file's irot/imir boxes, which are what
 # the probe reports as their orientation): turning them again would be once too many.
 UPRIGHT_WHEN_DECODED = frozenset({"avif", "heic"})
+# Formats decoded whole by their loader (no shrink while decoding), then resized.
+_WHOLE_LOADS = UPRIGHT_WHEN_DECODED | {"tiff"}
 # EXIF orientation -> libvips steps that turn stored pixels into displayed pixels
 # (libvips rotates clockwise; Pillow's table in geometry.py rotates anticlockwise).
 _ORIENT: dict[int, tuple[str | None, bool]] = {
@@ -62,19 +67,21 @@ def _pyvips() -> Any:
     # the libvips call returns. For the same reason the upload reaches libvips as bytes, not
     # through a source that calls back into Python.
     remove_log_handler = getattr(pyvips, "_remove_log_handler", None)
-    if remove_log_handler is not None:
+    if remove_log_handler is None:
+        log.warning("pyvips has no _remove_log_handler: a shutdown signal may be swallowed")
+    else:
         remove_log_handler()
     return pyvips
 
 
 @functools.cache
 def available() -> bool:
-    """True when pyvips and a libvips with the JPEG, PNG, WebP, GIF and TIFF codecs load."""
+    """True when pyvips loads a libvips that reads JPEG, PNG, WebP, GIF, TIFF and AVIF."""
     try:
         vips = _pyvips()
-    except (ImportError, OSError):
+    except Exception:  # not installed, or libvips failed to start (pyvips raises Exception)
         return False
-    needed = ("jpegload_source", "pngload_source", "webpload_source", "gifload_source")
+    needed = [f"{name}load_source" for name in ("jpeg", "png", "webp", "gif", "tiff", "heif")]
     return all(vips.type_find("VipsOperation", name) != 0 for name in needed)
 
 
@@ -96,7 +103,7 @@ def render(
     ``targets`` are the displayed sizes per spec; ``orientation`` is the EXIF orientation of
     the stored pixels. The stream must be seekable and at 0; its size is already checked
     against the byte limit. An error reading it (storage, disk) is raised as it is, for the
-    task to retry.
+    task to retry; a failure while encoding is a pyvips.Error (not the uploader's fault).
     """
     vips = _pyvips()
     data = stream.read()
@@ -104,34 +111,48 @@ def render(
     if info.format in UPRIGHT_WHEN_DECODED:
         orientation = 1
     try:
-        base = _decode_to(vips, data, info.format, orientation, largest)
-        return _encode_all(base, specs, targets)
+        base = _decode_to(vips, data, info, orientation, largest)
     except vips.Error as exc:
         raise damaged(FORMATS[info.format].label) from exc
+    return _encode_all(base, specs, targets)
 
 
-def _decode_to(vips: Any, data: bytes, fmt: str, orientation: int, size: tuple[int, int]) -> Any:
-    """sRGB 8-bit RGB or RGBA pixels of `size`, as displayed, held in memory."""
+def _decode_to(
+    vips: Any, data: bytes, info: ImageInfo, orientation: int, size: tuple[int, int]
+) -> Any:
+    """sRGB 8-bit RGB or RGBA pixels of `size`, as displayed, held in memory.
+
+    Raises CorruptImage if the picture libvips finds is not the size the probe checked (a file
+    holding several images that the two libraries pick differently): the limits were checked
+    on the probe's.
+    """
     stored_w, stored_h = displayed_size(size, orientation)
-    # Read from the bytes where they are (a buffer would be copied), with no Python callback.
-    source = vips.Source.new_from_memory(data)
-    resize = {
+    resize: dict[str, Any] = {
         "size": "force",  # exactly the size the Pillow engine makes (fit_long_edge's rounding)
         "no_rotate": True,  # the probe's orientation is applied below, as in the Pillow engine
-        "intent": "perceptual",  # for CMYK, converted to sRGB here: as color.py does
     }
-    if fmt == "tiff":
-        # Page 0, as the Pillow engine renders: thumbnail would pick a smaller page of a
-        # multi-page TIFF whose pages look like a pyramid.
-        # Random access: float and 32-bit samples are measured before thumbnail_image, which
-        # would cut them to 8 bits unscaled; bytes in memory can be read twice.
-        image = vips.Image.new_from_source(source, "", fail_on=FAIL_ON)
+    header = _open(vips, info.format, data)
+    checked = (info.width, info.height)
+    if info.format not in UPRIGHT_WHEN_DECODED:
+        checked = displayed_size(checked, orientation)  # the stored size
+    if (header.width, header.height) != checked:
+        raise CorruptImage(
+            f"This {FORMATS[info.format].label} file holds more than one picture and they "
+            "don't agree, so it can't be processed safely. Please save it again as a single "
+            "image, or upload a different file.",
+            code="inconsistent",
+        )
+    if header.interpretation == "cmyk":
+        # CMYK becomes sRGB inside thumbnail; the intent counts only with an output profile.
+        resize.update(intent="perceptual", output_profile="srgb")
+    if info.format in _WHOLE_LOADS:
+        image = header
         if image.format not in ("uchar", "ushort"):
             image = _to_eight_bits(image)
         image = image.thumbnail_image(stored_w, height=stored_h, **resize)
     else:
         image = vips.Image.thumbnail_source(
-            source,
+            vips.Source.new_from_memory(data),
             stored_w,
             height=stored_h,
             # For the loader itself: thumbnail's own fail_on argument does not reach it
@@ -148,6 +169,24 @@ def _decode_to(vips: Any, data: bytes, fmt: str, orientation: int, size: tuple[i
         pixels = pixels[:3]  # an alpha that hides nothing: store RGB, as the Pillow engine does
     pixels = _orient(pixels, orientation)
     return pixels if pixels is decoded else pixels.copy_memory()
+
+
+def _open(vips: Any, fmt: str, data: bytes) -> Any:
+    """The upload opened by libvips: its header read, its pixels not yet decoded.
+
+    The bytes are read where they are (a buffer would be copied), with no Python callback.
+    """
+    source = vips.Source.new_from_memory(data)
+    if fmt in UPRIGHT_WHEN_DECODED:
+        # The primary image itself: thumbnail_source would take an embedded thumbnail when it
+        # is big enough, and refuses AVIF sequences ("avis") outright.
+        return vips.Image.heifload_source(source, thumbnail=False, fail_on=FAIL_ON)
+    if fmt == "tiff":
+        # Page 0, as the Pillow engine renders (thumbnail would pick a smaller page of pages
+        # that look like a pyramid). Random access: float and 32-bit samples are measured
+        # before thumbnail_image, which would cut them to 8 bits unscaled.
+        return vips.Image.new_from_source(source, "", fail_on=FAIL_ON)
+    return vips.Image.new_from_source(source, "", access="sequential", fail_on=FAIL_ON)
 
 
 def _to_srgb(image: Any) -> Any:
@@ -229,6 +268,8 @@ def encode(image: Any, fmt: str, long_edge: int) -> bytes:
         image = image.flatten(background=list(WHITE))
     image = image.copy()  # metadata is set on a copy: `image` is shared by the next format
     image.set_type(_pyvips().GValue.blob_type, ICC_FIELD, srgb_profile_bytes())
+    if image.get_typeof("orientation"):
+        image.remove("orientation")  # heifsave writes it as a turn, keep="icc" or not
     if fmt == "jpeg":
         return image.jpegsave_buffer(
             Q=settings["quality"],

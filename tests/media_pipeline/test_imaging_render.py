@@ -8,10 +8,12 @@ from PIL import Image, ImageChops, ImageCms, JpegImagePlugin, features
 
 from media_pipeline.imaging import (
     DEFAULT_RENDITIONS,
+    CorruptImage,
     InvalidImageError,
     Limits,
     Rendered,
     RenditionSpec,
+    color,
     inspect_image,
     render_renditions,
 )
@@ -482,3 +484,66 @@ def test_a_storage_error_while_vips_reads_is_raised_as_it_is(monkeypatch):
         render_renditions(
             FailingStream(corpus.photo_jpeg(1600, 1200)), limits=LIMITS, engine="vips"
         )
+
+
+XMP_TURNED = (
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+    b'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+    b'xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>'
+)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "WEBP", "TIFF"])
+def test_an_orientation_only_in_xmp_is_ignored_as_browsers_do(fmt, render):
+    buffer = io.BytesIO()
+    corpus.quadrants_image(120, 80).save(buffer, fmt, xmp=XMP_TURNED)
+    info, renditions = render(buffer.getvalue(), [RenditionSpec("x", 500, BOTH)])
+    assert (info.width, info.height) == (120, 80)
+    for rendered in renditions:
+        im = opened(rendered).convert("RGB")
+        assert im.size == (120, 80)
+        assert close(im.getpixel((8, 8)), corpus.RED), (fmt, rendered.format)
+
+
+@needs_avif
+def test_an_animated_avif_renders_its_first_frame(render):
+    frames = [Image.new("RGB", (64, 48), colour) for colour in (corpus.RED, corpus.BLUE)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "AVIF", save_all=True, append_images=frames[1:])
+    info, renditions = render(buffer.getvalue(), [RenditionSpec("x", 32, BOTH)])
+    assert info.animated and info.frames == 2
+    for rendered in renditions:
+        assert close(opened(rendered).convert("RGB").getpixel((16, 12)), corpus.RED, 16)
+
+
+@needs_avif
+def test_avif_renditions_of_a_turned_photo_carry_no_turn_of_their_own(render):
+    _, (rendered,) = render(corpus.oriented_jpeg(6, 120, 80), [RenditionSpec("x", 100, ("avif",))])
+    im = opened(rendered)
+    assert im.size == (100, 67) and im.getexif().get(0x0112) is None
+    assert close(im.convert("RGB").getpixel((4, 4)), corpus.RED)
+
+
+def test_vips_refuses_a_file_whose_picture_is_not_the_one_the_limits_checked(monkeypatch):
+    """A container holding several images that Pillow and libvips pick differently: the limits
+    were checked on Pillow's, so libvips' must be the same size or nothing is decoded."""
+    real_open = vips_engine._open
+    monkeypatch.setattr(
+        vips_engine,
+        "_open",
+        lambda vips, fmt, data: real_open(vips, fmt, data).embed(0, 0, 3000, 3000),
+    )
+    with pytest.raises(CorruptImage, match="more than one picture") as caught:
+        render_renditions(io.BytesIO(corpus.photo_jpeg(400, 300)), limits=LIMITS, engine="vips")
+    assert caught.value.code == "inconsistent"
+
+
+def test_large_icc_profiles_are_not_kept_in_memory(render):
+    """An upload can carry megabytes of "profile": a long-lived worker must not keep them."""
+    color._cached_profile.cache_clear()
+    color._cached_transform.cache_clear()
+    buffer = io.BytesIO()
+    corpus.photo_image(200, 150).save(buffer, "JPEG", icc_profile=bytes(range(256)) * 2000)
+    render(buffer.getvalue(), [RenditionSpec("x", 100, BOTH)])
+    assert color._cached_profile.cache_info().currsize == 0
+    assert color._cached_transform.cache_info().currsize == 0
