@@ -113,7 +113,7 @@ def run_naive(data: bytes) -> int:
 
 
 # pyvips saves with our libvips engine's encoder: the same settings as ours, by construction.
-# Bound here, so encoders_off() below (which swaps the engine's) never touches the baseline.
+# Bound here, so encoders_replaced() below (which swaps the engine's) never touches the baseline.
 vips_save = vips_engine.encode
 
 
@@ -170,6 +170,17 @@ def psnr(a: Image.Image, b: Image.Image) -> float:
     return math.inf if mse == 0 else 10 * math.log10(255**2 / mse)
 
 
+@contextlib.contextmanager
+def encoders_replaced(replacement: Callable[..., bytes]) -> Iterator[None]:
+    """Both engines call `replacement(pixels, fmt, long_edge)` instead of their encoder."""
+    real = render_module.encode, vips_engine.encode
+    render_module.encode = vips_engine.encode = replacement
+    try:
+        yield
+    finally:
+        render_module.encode, vips_engine.encode = real
+
+
 def resize_quality(data: bytes, engine: str = "pillow") -> dict[str, float]:
     """PSNR of our pixels (before encoding) against LANCZOS from the fully decoded original."""
     captured: dict[int, Image.Image] = {}
@@ -182,12 +193,8 @@ def resize_quality(data: bytes, engine: str = "pillow") -> dict[str, float]:
         captured.setdefault(long_edge, im.copy())
         return b""
 
-    real = render_module.encode, vips_engine.encode
-    render_module.encode = vips_engine.encode = capture
-    try:
+    with encoders_replaced(capture):
         render_renditions(io.BytesIO(data), SPECS, limits=LIMITS, engine=engine)
-    finally:
-        render_module.encode, vips_engine.encode = real
     full = Image.open(io.BytesIO(data)).convert("RGB")
     by_name = {spec.long_edge: spec.name for spec in SPECS}
     return {
@@ -318,19 +325,9 @@ def contenders_for(data: bytes) -> dict[str, Callable[[], int]]:
     return runs
 
 
-@contextlib.contextmanager
-def encoders_off() -> Iterator[None]:
-    """Both engines make every rendition's pixels but encode nothing."""
-    real = render_module.encode, vips_engine.encode
-    render_module.encode = vips_engine.encode = lambda *args: b""
-    try:
-        yield
-    finally:
-        render_module.encode, vips_engine.encode = real
-
-
 def without_encoding(run: Callable[[], int]) -> int:
-    with encoders_off():
+    """Both engines make every rendition's pixels but encode nothing."""
+    with encoders_replaced(lambda *args: b""):
         return run()
 
 

@@ -10,6 +10,7 @@ from typing import BinaryIO
 from PIL import Image
 
 from . import vips
+from .cascade import encode_cascade
 from .color import prepare_for_resize, to_srgb_rgb, widen_grey_key
 from .encode import can_encode, encode
 from .formats import FORMATS
@@ -72,7 +73,7 @@ def render_renditions(
                 base = _decode_to(im, info, orientation, largest) if largest else None
             finally:
                 release(im)
-        return info, _encode_all(base, specs, targets)
+        return info, encode_cascade(base, specs, targets, resize=_resized, encode=encode)
     finally:
         if source is stream:
             stream.seek(0)
@@ -128,28 +129,9 @@ def _decode_to(
     return apply_orientation(to_srgb_rgb(work), orientation)
 
 
-def _encode_all(
-    base: Image.Image | None, specs: Sequence[RenditionSpec], targets: list[tuple[int, int]]
-) -> list[Rendered]:
-    """Largest first, each size resampled from the previous one; results in spec order."""
-    results: dict[int, list[Rendered]] = {}
-    current = base
-    for index in sorted(range(len(specs)), key=lambda i: -(targets[i][0] * targets[i][1])):
-        spec, size = specs[index], targets[index]
-        assert current is not None
-        if current.size != size:
-            current = current.resize(size, RESAMPLE, reducing_gap=REDUCING_GAP)
-            current.info = {}
-        results[index] = [
-            Rendered(
-                name=spec.name,
-                format=fmt,
-                width=size[0],
-                height=size[1],
-                data=encode(current, fmt, max(size)),
-                content_type=FORMATS[fmt].mime_type,
-                extension=FORMATS[fmt].extension,
-            )
-            for fmt in spec.formats
-        ]
-    return [rendered for index in range(len(specs)) for rendered in results[index]]
+def _resized(im: Image.Image, size: tuple[int, int]) -> Image.Image:
+    if im.size == size:
+        return im
+    smaller = im.resize(size, RESAMPLE, reducing_gap=REDUCING_GAP)
+    smaller.info = {}
+    return smaller

@@ -15,6 +15,7 @@ import os
 from collections.abc import Sequence
 from typing import Any, BinaryIO
 
+from .cascade import encode_cascade
 from .color import is_srgb, srgb_profile_bytes
 from .encode import WHITE, encoder_settings
 from .errors import CorruptImage
@@ -114,7 +115,7 @@ def render(
         base = _decode_to(vips, data, info, orientation, largest)
     except vips.Error as exc:
         raise damaged(FORMATS[info.format].label) from exc
-    return _encode_all(base, specs, targets)
+    return encode_cascade(base, specs, targets, resize=_resized, encode=encode)
 
 
 def _decode_to(
@@ -234,31 +235,12 @@ def _orient(image: Any, orientation: int) -> Any:
     return image
 
 
-def _encode_all(
-    base: Any, specs: Sequence[RenditionSpec], targets: list[tuple[int, int]]
-) -> list[Rendered]:
-    """Largest first, each size from the previous one; results in spec order."""
-    results: dict[int, list[Rendered]] = {}
-    current = base
-    for index in sorted(range(len(specs)), key=lambda i: -(targets[i][0] * targets[i][1])):
-        spec, (width, height) = specs[index], targets[index]
-        if (current.width, current.height) != (width, height):
-            current = current.thumbnail_image(
-                width, height=height, size="force", no_rotate=True
-            ).copy_memory()
-        results[index] = [
-            Rendered(
-                name=spec.name,
-                format=fmt,
-                width=width,
-                height=height,
-                data=encode(current, fmt, max(width, height)),
-                content_type=FORMATS[fmt].mime_type,
-                extension=FORMATS[fmt].extension,
-            )
-            for fmt in spec.formats
-        ]
-    return [rendered for index in range(len(specs)) for rendered in results[index]]
+def _resized(image: Any, size: tuple[int, int]) -> Any:
+    if (image.width, image.height) == size:
+        return image
+    return image.thumbnail_image(
+        size[0], height=size[1], size="force", no_rotate=True
+    ).copy_memory()
 
 
 def encode(image: Any, fmt: str, long_edge: int) -> bytes:

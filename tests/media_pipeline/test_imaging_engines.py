@@ -14,7 +14,7 @@ import struct
 from dataclasses import dataclass
 
 import pytest
-from PIL import Image, ImageChops, ImageCms, ImageDraw, features
+from PIL import Image, ImageChops, ImageCms, ImageDraw
 
 from media_pipeline.imaging import (
     DEFAULT_RENDITIONS,
@@ -39,7 +39,6 @@ RED, BLUE, GREEN, YELLOW, GREY = (
     corpus.YELLOW,
     corpus.GREY,
 )
-needs_avif = pytest.mark.skipif(not features.check("avif"), reason="Pillow built without AVIF")
 
 
 def xfail(reason: str):
@@ -400,9 +399,7 @@ ACCEPTED = [
         alpha=True,
         spots=(Spot(0, 0, WHITE, 0),),
     ),
-    case(
-        "1x1-avif", lambda: save(Q(1, 1), "AVIF", quality=95), needs_avif, spots=(Spot(0, 0, RED),)
-    ),
+    case("1x1-avif", lambda: save(Q(1, 1), "AVIF", quality=95), spots=(Spot(0, 0, RED),)),
     # 2 x 2, four colours: lossy chroma subsampling mixes them, so only alpha is checked against
     # the picture; assert_engines_agree compares tiny renditions pixel by pixel
     case("2x2-png", lambda: save(Q(2, 2), "PNG")),
@@ -425,7 +422,6 @@ ACCEPTED = [
     case(
         "12000x40-avif",
         lambda: save(corpus.smooth_image(12000, 40), "AVIF", quality=90),
-        needs_avif,
     ),
     # exactly at a rendition's long edge, and one pixel above
     *[
@@ -788,21 +784,18 @@ ACCEPTED = [
     case(
         "avif-alpha",
         lambda: save(rgba_quadrants(), "AVIF", quality=90),
-        needs_avif,
         alpha=True,
         spots=RGBA_QUADRANT_SPOTS,
     ),
     case(
         "avif-p3-profile",
         lambda: save(photo(300, 200), "AVIF", quality=90, icc_profile=p3_profile()),
-        needs_avif,
     ),
     case(
         "avif-10-bit",
         lambda: corpus.vips_image(photo(300, 200)).heifsave_buffer(
             compression="av1", bitdepth=10, Q=90
         ),
-        needs_avif,
     ),
 ]
 
@@ -833,8 +826,7 @@ ORIENTED_FORMATS = {
 def oriented_cases():
     for name, (fmt, kwargs) in ORIENTED_FORMATS.items():
         for orientation in range(1, 9):
-            marks = [needs_avif] if name == "avif" else []
-            yield pytest.param(fmt, kwargs, orientation, id=f"{name}-{orientation}", marks=marks)
+            yield pytest.param(fmt, kwargs, orientation, id=f"{name}-{orientation}")
 
 
 @pytest.mark.parametrize(("fmt", "kwargs", "orientation"), list(oriented_cases()))
@@ -933,8 +925,6 @@ LENIENCY_DIFFERS = {
 
 @functools.cache
 def damaged_outcome(name: str, seed: int, engine: str):
-    if name == "avif" and not features.check("avif"):
-        pytest.skip("Pillow built without AVIF")
     return outcome(corpus.damaged(DAMAGED_SOURCES[name](), seed), DAMAGE_SPECS, engine)
 
 
