@@ -4,6 +4,7 @@ import os
 import sys
 
 from celery import Celery
+from celery.signals import beat_init
 from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
@@ -51,12 +52,24 @@ ROUTES = {
     "mailer.tasks.send_email": "email",
     "media_pipeline.tasks.sweep_stale_uploads": "default",
     "mailer.tasks.sweep_stale_emails": "default",
+    "ops.tasks.report_queue_age": "default",
 }
 app.conf.task_routes = {
     task: {"queue": queue_name(kind), "routing_key": kind} for task, kind in ROUTES.items()
 }
 
 app.autodiscover_tasks()
+
+
+@beat_init.connect
+def quiet_housekeeping(sender, **kwargs) -> None:
+    """Beat publishes only housekeeping (the sweeps): no task-sent event for Flower.
+
+    The tasks themselves send no worker events (`send_events=False`), so the sweeps, about
+    240 an hour, stay out of Flower's task list; the uploads and emails they republish are
+    published by the worker, with their events.
+    """
+    sender.app.conf.task_send_sent_event = False
 
 
 def worker_command(

@@ -8,6 +8,7 @@ from config import health
 urlpatterns = [
     path("", include("media_pipeline.urls")),
     path("accounts/", include("accounts.urls")),
+    path("", include("ops.urls")),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
 ]

@@ -21,10 +21,12 @@ class DeliveryAttemptInline(admin.TabularInline):
 @admin.register(OutgoingEmail)
 class OutgoingEmailAdmin(admin.ModelAdmin):
     change_list_template = "mailer/admin/change_list.html"
-    list_display = ("subject", "to", "kind", "status", "attempts", "created_at", "sent_at")
-    list_filter = ("status", "kind")
-    search_fields = ("to", "subject", "message_id")
-    actions = ["resend_selected"]
+    list_display = (
+        "subject", "to", "kind", "status", "attempts", "last_reply", "created_at", "sent_at",
+    )  # fmt: skip
+    list_filter = ("status", "kind", "created_at")
+    search_fields = ("to", "subject", "message_id", "last_error", "server_reply")
+    actions = ["retry_failed", "resend_selected"]
     inlines = [DeliveryAttemptInline]
     fieldsets = (
         (None, {"fields": ("kind", "to", "subject", "message_id", "dedupe_key")}),
@@ -32,7 +34,19 @@ class OutgoingEmailAdmin(admin.ModelAdmin):
             "Delivery",
             {"fields": ("status", "attempts", "server_reply", "last_error", "claimed_by")},
         ),
-        ("Times", {"fields": ("created_at", "published_at", "claimed_at", "sent_at")}),
+        (
+            "Times",
+            {
+                "fields": (
+                    "created_at",
+                    "queued_at",
+                    "published_at",
+                    "claimed_at",
+                    "sent_at",
+                    "failed_at",
+                )
+            },
+        ),  # fmt: skip
         ("Message as sent", {"fields": ("text_part", "html_part")}),
     )
     readonly_fields = [field.name for field in OutgoingEmail._meta.fields] + [
@@ -62,6 +76,21 @@ class OutgoingEmailAdmin(admin.ModelAdmin):
             'title="HTML part" srcdoc="{}"></iframe>',
             obj.body_html,
         )
+
+    @admin.display(description="server's last reply")
+    def last_reply(self, obj: OutgoingEmail) -> str:
+        """What the mail server last said: its acceptance, or the refusal or error."""
+        reply = obj.server_reply if obj.status == OutgoingEmail.Status.SENT else obj.last_error
+        return reply if len(reply) <= 90 else reply[:89] + "…"
+
+    @admin.action(description="Try the selected failed messages again", permissions=["change"])
+    def retry_failed(self, request, queryset):
+        ids = list(queryset.filter(status=OutgoingEmail.Status.FAILED).values_list("id", flat=True))
+        retried = services.resend(email_ids=ids)
+        text = f"{retried} failed message(s) queued again, each with its Message-ID."
+        if skipped := queryset.count() - retried:
+            text += f" {skipped} left alone: not failed."
+        self.message_user(request, text, messages.SUCCESS if retried else messages.WARNING)
 
     @admin.action(description="Resend selected messages (same Message-ID)", permissions=["change"])
     def resend_selected(self, request, queryset):

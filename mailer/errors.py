@@ -44,3 +44,17 @@ def classify(error: Exception) -> Exception:
         # Django raises ValueError for an address or header it cannot encode.
         return PermanentDeliveryError(f"Invalid message: {error}")
     return TemporaryDeliveryError(f"{type(error).__name__}: {error}")
+
+
+def failure_kind(error: Exception) -> str:
+    """A short label for the kind of failure, for the metrics: "4xx", "5xx", "connection",
+    "recipient", "invalid" or "other"."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return "recipient"
+    if isinstance(error, smtplib.SMTPResponseException):
+        return f"{error.smtp_code // 100}xx"
+    if isinstance(error, (smtplib.SMTPServerDisconnected, OSError)):
+        return "connection"
+    if isinstance(error, ValueError):
+        return "invalid"
+    return "other"

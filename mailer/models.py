@@ -1,6 +1,7 @@
 """The outbox: every message is a row, with its rendered content, before it is a task."""
 
 from django.db import models
+from django.utils import timezone
 
 
 class OutgoingEmail(models.Model):
@@ -30,16 +31,23 @@ class OutgoingEmail(models.Model):
     server_reply = models.TextField(blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # When the row last entered `queued` (written, or resent): the age of the backlog.
+    queued_at = models.DateTimeField(default=timezone.now)
     published_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     # Who holds the claim: the id of the task message. A redelivery of that same message
     # (its worker died) may take the claim over at once; anyone else waits for the lease.
     claimed_by = models.CharField(max_length=255, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "outgoing email"
+        indexes = [
+            models.Index(fields=["status", "queued_at"], name="email_status_queued_at"),
+            models.Index(fields=["status", "sent_at"], name="email_status_sent_at"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} to {self.to} ({self.status})"

@@ -11,10 +11,12 @@ from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from core.statelog import state_changed
 from core.sweeping import republish, sweep
 from mailer.connections import default_mailer
-from mailer.errors import PermanentDeliveryError, TemporaryDeliveryError, classify
+from mailer.errors import PermanentDeliveryError, TemporaryDeliveryError, classify, failure_kind
 from mailer.models import DeliveryAttempt, OutgoingEmail
+from ops import counters
 
 log = logging.getLogger(__name__)
 Status = OutgoingEmail.Status
@@ -56,6 +58,9 @@ def queue_email(
             raise
         return OutgoingEmail.objects.get(dedupe_key=dedupe_key)
     transaction.on_commit(lambda: publish_send(email.id))
+    transaction.on_commit(
+        lambda: state_changed("email", email.id, Status.QUEUED, kind=kind, dedupe=dedupe_key)
+    )
     return email
 
 
@@ -87,6 +92,7 @@ def claim(*, email_id: int, claimant: str = "") -> bool:
         "attempts": F("attempts") + 1,
     }
     if OutgoingEmail.objects.filter(id=email_id, status=Status.QUEUED).update(**take):
+        state_changed("email", email_id, Status.SENDING)
         return True
     abandoned = Q(claimed_at__lt=now - timedelta(seconds=settings.MAILER_SENDING_LEASE))
     if claimant:
@@ -110,7 +116,8 @@ def claim(*, email_id: int, claimant: str = "") -> bool:
         detail="The worker stopped before recording an outcome; the server may have the "
         "message already (sending again keeps its Message-ID).",
     )
-    log.warning("Email %s: took over from a worker that did not finish", email_id)
+    counters.increment("email_sends", {"outcome": Outcome.INTERRUPTED, "reason": "worker_lost"})
+    state_changed("email", email_id, Status.SENDING, took_over_attempt=previous["attempts"])
     return True
 
 
@@ -158,17 +165,20 @@ def send_email(
         reply = deliver(email)
     except Exception as error:  # sorted into temporary or permanent just below
         outcome = classify(error)
+        kind = failure_kind(error)
         if isinstance(outcome, PermanentDeliveryError):
-            record_attempt(email, outcome=Outcome.PERMANENT, detail=str(outcome))
+            record_attempt(email, outcome=Outcome.PERMANENT, detail=str(outcome), reason=kind)
             return mark_failed(email_id=email_id, reason=str(outcome))
-        record_attempt(email, outcome=Outcome.TEMPORARY, detail=str(outcome))
+        record_attempt(email, outcome=Outcome.TEMPORARY, detail=str(outcome), reason=kind)
         if email.attempts >= max_attempts:
             return mark_failed(
                 email_id=email_id, reason=f"Gave up after {email.attempts} attempts: {outcome}"
             )
+        now = timezone.now()
         OutgoingEmail.objects.filter(
             id=email_id, status=Status.SENDING, claimed_at=email.claimed_at
-        ).update(status=Status.QUEUED, last_error=str(outcome), published_at=timezone.now())
+        ).update(status=Status.QUEUED, last_error=str(outcome), published_at=now, queued_at=now)
+        state_changed("email", email_id, Status.QUEUED, retry_after=str(outcome))
         outcome.attempts = email.attempts
         raise outcome from error
     email.status, email.sent_at, email.server_reply, email.last_error = (
@@ -182,12 +192,13 @@ def send_email(
         status=email.status, sent_at=email.sent_at, server_reply=reply, last_error=""
     )
     record_attempt(email, outcome=Outcome.SENT, detail=reply)
-    log.info("Email %s sent: %s", email_id, reply)
+    state_changed("email", email_id, Status.SENT, reply=reply)
     return email
 
 
-def record_attempt(email: OutgoingEmail, *, outcome: str, detail: str) -> None:
-    """Log the attempt that started with the row's claim and ended just now."""
+def record_attempt(email: OutgoingEmail, *, outcome: str, detail: str, reason: str = "") -> None:
+    """Log the attempt that started with the row's claim and ended just now, and count it."""
+    counters.increment("email_sends", {"outcome": outcome, "reason": reason})
     DeliveryAttempt.objects.create(
         email=email,
         number=email.attempts,
@@ -201,9 +212,9 @@ def record_attempt(email: OutgoingEmail, *, outcome: str, detail: str) -> None:
 def mark_failed(*, email_id: int, reason: str) -> OutgoingEmail:
     """Give up on a message: it ends `failed` with the reason, never sent twice."""
     OutgoingEmail.objects.filter(id=email_id).exclude(status=Status.SENT).update(
-        status=Status.FAILED, last_error=reason
+        status=Status.FAILED, last_error=reason, failed_at=timezone.now()
     )
-    log.warning("Email %s failed: %s", email_id, reason)
+    state_changed("email", email_id, Status.FAILED, reason=reason)
     return OutgoingEmail.objects.get(id=email_id)
 
 
@@ -221,16 +232,18 @@ def resend(*, email_ids: Iterable[int]) -> int:
             .values_list("id", flat=True)
         )
         OutgoingEmail.objects.filter(id__in=ids).update(
-            status=Status.QUEUED, attempts=0, last_error="", published_at=None
-        )
+            status=Status.QUEUED, attempts=0, last_error="", published_at=None,
+            queued_at=timezone.now(), failed_at=None,
+        )  # fmt: skip
         transaction.on_commit(lambda: republish(ids, publish_send))
-    log.info("Resending emails %s", ids)
+    for email_id in ids:
+        state_changed("email", email_id, Status.QUEUED, resent=True)
     return len(ids)
 
 
 def sweep_stale_emails(*, now=None) -> int:
     """Publish again messages whose task was lost; returns how many were republished."""
-    return sweep(
+    republished = sweep(
         OutgoingEmail,
         queued=Status.QUEUED,
         working=Status.SENDING,
@@ -238,6 +251,10 @@ def sweep_stale_emails(*, now=None) -> int:
         publish=publish_send,
         now=now,
     )
+    if republished:
+        counters.increment("sweep_republished", {"kind": "email"}, republished)
+        log.info("Sweep: %s email(s) published again", republished)
+    return republished
 
 
 __all__ = [

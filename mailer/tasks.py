@@ -7,6 +7,11 @@ from core.transient import backoff_seconds
 from mailer import services
 
 
+class EmailFailed(Exception):
+    """The message ended `failed`: the task ends FAILURE (acknowledged, not redelivered),
+    so Flower and the task results show it, with the server's words."""
+
+
 @shared_task(
     bind=True,
     acks_late=True,
@@ -16,6 +21,8 @@ from mailer import services
     # The outbox row and its delivery attempts are the record of what happened, with the
     # server's replies; a task result as well would add about as many writes again.
     ignore_result=True,
+    # ...but a failure is stored, so the task results show what did not go out.
+    store_errors_even_if_ignored=True,
     rate_limit=settings.MAILER_RATE_LIMIT,
 )
 def send_email(self, email_id: int) -> str:
@@ -30,9 +37,11 @@ def send_email(self, email_id: int) -> str:
             exc=error,
             countdown=backoff_seconds(error.attempts, base=settings.MAILER_RETRY_BACKOFF_SECONDS),
         ) from error
+    if email is not None and email.status == services.Status.FAILED:
+        raise EmailFailed(f"Email {email_id} to {email.to}: {email.last_error}")
     return email.status if email else "skipped"
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, send_events=False)
 def sweep_stale_emails() -> int:
     return services.sweep_stale_emails()

@@ -1,4 +1,4 @@
-"""JSON API over session auth: upload, read, caption. HTTP only; services do the work."""
+"""JSON API over session auth: upload, read, caption, retry. HTTP only; services do the work."""
 
 import json
 
@@ -73,3 +73,18 @@ def upload_detail(request: HttpRequest, upload_id) -> HttpResponse:
         services.update_caption(upload=upload, caption=payload["caption"])
         upload = selectors.upload_of(request.user, upload_id)
     return JsonResponse(selectors.upload_as_dict(upload))
+
+
+@require_http_methods(["POST"])
+@login_required_json
+def upload_retry(request: HttpRequest, upload_id) -> JsonResponse:
+    """Try a failed upload again: 202 with the upload `queued`; 409 if it is not failed."""
+    upload = selectors.upload_of(request.user, upload_id)
+    try:
+        upload = services.retry_upload(upload=upload, by="owner")
+    except services.NotRetryable as not_failed:
+        return error(str(not_failed), 409)
+    body = selectors.upload_as_dict(upload)
+    response = JsonResponse(body, status=202)
+    response["Location"] = body["url"]
+    return response

@@ -6,6 +6,7 @@ from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 def original_key(upload: "Upload", filename: str) -> str:
@@ -46,6 +47,8 @@ class Upload(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # When the row last entered `queued` (accepted, or retried): the age of the backlog.
+    queued_at = models.DateTimeField(default=timezone.now)
     # When the task was last handed to the broker, and when a worker claimed the row:
     # the sweep republishes work whose message or worker was lost.
     published_at = models.DateTimeField(null=True, blank=True)
@@ -54,7 +57,12 @@ class Upload(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["owner", "-created_at"])]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"]),
+            # What operations read on every scrape: the oldest queued, recent outcomes.
+            models.Index(fields=["status", "queued_at"], name="upload_status_queued_at"),
+            models.Index(fields=["status", "finished_at"], name="upload_status_finished_at"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.original_name or self.id} ({self.status})"

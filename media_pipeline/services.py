@@ -12,10 +12,13 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from core.background import in_background
+from core.statelog import state_changed
 from core.sweeping import sweep
 from mailer.services import queue_email
 from media_pipeline import imaging
 from media_pipeline.models import Rendition, Upload, rendition_key
+from ops import counters
+from ops.selectors import LATENCY_BUCKETS, PROCESSING_BUCKETS
 
 log = logging.getLogger(__name__)
 Status = Upload.Status
@@ -28,6 +31,10 @@ GAVE_UP = "We tried {attempts} times and could not process this image."
 
 class UploadTooLarge(ValueError):
     """The file is over the byte limit (HTTP 413)."""
+
+
+class NotRetryable(ValueError):
+    """Only a failed upload can be tried again (HTTP 409)."""
 
 
 def upload_limits() -> imaging.Limits:
@@ -52,10 +59,16 @@ def rendition_specs() -> tuple[imaging.RenditionSpec, ...]:
     return tuple(specs)
 
 
-def render_file(stream) -> tuple[imaging.ImageInfo, list[imaging.Rendered]]:
+def render_file(
+    stream, timer: imaging.PhaseTimer | None = None
+) -> tuple[imaging.ImageInfo, list[imaging.Rendered]]:
     """The configured renditions of an image file, by the configured engine, under the limits."""
     return imaging.render_renditions(
-        stream, rendition_specs(), limits=upload_limits(), engine=settings.MEDIA_IMAGE_ENGINE
+        stream,
+        rendition_specs(),
+        limits=upload_limits(),
+        engine=settings.MEDIA_IMAGE_ENGINE,
+        timer=timer,
     )
 
 
@@ -100,6 +113,10 @@ def accept_upload(*, owner, file: UploadedFile, caption: str = "") -> Upload:
     except BaseException:
         upload.original.delete(save=False)
         raise
+    state_changed(
+        "upload", upload.id, Status.QUEUED, owner=owner.pk, format=info.format,
+        bytes=upload.original_bytes,
+    )  # fmt: skip
     # After commit (the worker must find the row), and off the request's path (the broker's
     # round trips are not the uploader's to wait for).
     transaction.on_commit(lambda: in_background(lambda: publish_accepted(upload.id)))
@@ -136,8 +153,16 @@ def publish_accepted(upload_id) -> None:
         Upload.objects.filter(id=upload_id, status=Status.QUEUED).update(published_at=None)
 
 
-def claim_upload(*, upload_id, reclaim: bool = False) -> bool:
-    """Take the upload for processing (queued -> processing); False if another has it.
+class Claim:
+    """What claiming an upload came to."""
+
+    TAKEN = "taken"
+    NOT_CLAIMABLE = "not claimable"  # done already, or another worker has it
+    GAVE_UP = "gave up"  # claimed too often: it ended `failed`
+
+
+def claim_upload(*, upload_id, reclaim: bool = False) -> str:
+    """Take the upload for processing (queued -> processing); a Claim value.
 
     A row already `processing` is taken again when its lease ran out, or when this is a
     redelivery or retry of the same task (its previous attempt died or failed).
@@ -153,37 +178,44 @@ def claim_upload(*, upload_id, reclaim: bool = False) -> bool:
         status=Status.PROCESSING, claimed_at=now, attempts=F("attempts") + 1
     )
     if not claimed:
-        return False
+        return Claim.NOT_CLAIMABLE
     # An input that kills its worker (out of memory, hard time limit) comes back by
     # redelivery each time; the attempt count is what stops it from looping forever.
     attempts = Upload.objects.values_list("attempts", flat=True).get(id=upload_id)
     if attempts > settings.MEDIA_MAX_ATTEMPTS:
         fail_upload(upload_id=upload_id, reason=GAVE_UP.format(attempts=attempts - 1))
-        return False
-    return True
+        return Claim.GAVE_UP
+    state_changed("upload", upload_id, Status.PROCESSING, attempt=attempts)
+    return Claim.TAKEN
 
 
 def process_upload(*, upload_id, reclaim: bool = False) -> Upload | None:
     """Make and store the renditions, then mark the upload ready (or failed) and tell the owner.
 
     Writes only the fields the worker owns, so a caption edited meanwhile survives.
-    Transient errors (storage, database) propagate for the task to retry.
+    Transient errors (storage, database) propagate for the task to retry. Returns None when
+    the upload was not claimable (done already, or another worker has it).
     """
-    if not claim_upload(upload_id=upload_id, reclaim=reclaim):
+    claim = claim_upload(upload_id=upload_id, reclaim=reclaim)
+    if claim == Claim.GAVE_UP:
+        return Upload.objects.get(id=upload_id)
+    if claim != Claim.TAKEN:
         log.info("Upload %s is not claimable (done, or another worker has it)", upload_id)
         return None
     upload = Upload.objects.select_related("owner").get(id=upload_id)
+    timer = imaging.PhaseTimer()
     try:
         with upload.original.open("rb") as stream:
-            info, rendered = render_file(stream)
+            info, rendered = render_file(stream, timer)
     except imaging.InvalidImageError as error:
         return fail_upload(upload_id=upload_id, reason=str(error))
 
     stored = []
-    for item in rendered:
-        key = rendition_key(upload.id, item.name, item.extension)
-        name = upload.original.storage.save(key, ContentFile(item.data))
-        stored.append((item, name))
+    with timer.phase("store"):
+        for item in rendered:
+            key = rendition_key(upload.id, item.name, item.extension)
+            name = upload.original.storage.save(key, ContentFile(item.data))
+            stored.append((item, name))
 
     with transaction.atomic():
         for item, name in stored:
@@ -198,30 +230,86 @@ def process_upload(*, upload_id, reclaim: bool = False) -> Upload | None:
                     "file": name,
                 },
             )
+        now = timezone.now()
         finished = Upload.objects.filter(id=upload_id, status=Status.PROCESSING).update(
-            status=Status.READY,
-            error="",
-            width=info.width,
-            height=info.height,
-            finished_at=timezone.now(),
+            status=Status.READY, error="", width=info.width, height=info.height, finished_at=now
         )
         if finished:
+            times = Upload.objects.values("queued_at", "claimed_at").get(id=upload_id)
+            count_outcome(Status.READY, times, now)
             notify_owner(upload_id=upload_id, kind="upload_ready")
+    if finished:
+        state_changed(
+            "upload", upload_id, Status.READY, renditions=len(stored),
+            **{f"{phase}_ms": ms for phase, ms in timer.milliseconds().items()},
+        )  # fmt: skip
     return Upload.objects.get(id=upload_id)
+
+
+def count_outcome(status: str, times: dict, now) -> None:
+    """Count how an upload ended, and how long it took, in the metrics' counters."""
+    counters.increment("uploads_finished", {"status": status})
+    if times["claimed_at"]:
+        seconds = (now - times["claimed_at"]).total_seconds()
+        counters.observe("upload_processing_seconds", seconds, PROCESSING_BUCKETS)
+    if status == Status.READY:
+        seconds = (now - times["queued_at"]).total_seconds()
+        counters.observe("upload_ready_latency_seconds", seconds, LATENCY_BUCKETS)
 
 
 def fail_upload(*, upload_id, reason: str) -> Upload:
     """End the upload `failed` with a reason the owner can read, and tell them."""
     with transaction.atomic():
+        now = timezone.now()
         changed = (
             Upload.objects.filter(id=upload_id)
             .exclude(status__in=[Status.READY, Status.FAILED])
-            .update(status=Status.FAILED, error=reason, finished_at=timezone.now())
+            .update(status=Status.FAILED, error=reason, finished_at=now)
         )
         if changed:
+            times = Upload.objects.values("queued_at", "claimed_at").get(id=upload_id)
+            count_outcome(Status.FAILED, times, now)
             notify_owner(upload_id=upload_id, kind="upload_failed")
-    log.info("Upload %s failed: %s", upload_id, reason)
+    if changed:
+        state_changed("upload", upload_id, Status.FAILED, reason=reason)
     return Upload.objects.get(id=upload_id)
+
+
+def retry_upload(*, upload: Upload, by: str = "owner") -> Upload:
+    """Put a failed upload back in the queue with a fresh set of attempts.
+
+    The original stays; the renditions are written under the same keys (no duplicates);
+    the owner hears of an outcome they were not told of yet (one email per outcome).
+    Raises NotRetryable unless the upload is `failed`.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Upload.objects.filter(id=upload.id, status=Status.FAILED).update(
+            status=Status.QUEUED, error="", attempts=0, claimed_at=None, finished_at=None,
+            queued_at=now, published_at=now, updated_at=now,
+        )  # fmt: skip
+        if not changed:
+            current = Upload.objects.filter(id=upload.id).values_list("status", flat=True)
+            raise NotRetryable(
+                f"Only a failed upload can be tried again; this one is {current.first()}."
+            )
+        counters.increment("uploads_retried", {"by": by})
+        transaction.on_commit(lambda: in_background(lambda: publish_accepted(upload.id)))
+    state_changed("upload", upload.id, Status.QUEUED, retried_by=by)
+    upload.refresh_from_db()
+    return upload
+
+
+def retry_uploads(*, upload_ids, by: str) -> int:
+    """Retry each failed upload among `upload_ids` (others are left alone); how many."""
+    retried = 0
+    for upload in Upload.objects.filter(id__in=list(upload_ids), status=Status.FAILED):
+        try:
+            retry_upload(upload=upload, by=by)
+        except NotRetryable:  # it changed meanwhile (retried by its owner): nothing to do
+            continue
+        retried += 1
+    return retried
 
 
 def notify_owner(*, upload_id, kind: str) -> None:
@@ -270,7 +358,7 @@ def delete_upload(*, upload: Upload) -> None:
 
 def sweep_stale_uploads(*, now=None) -> int:
     """Publish again uploads whose task was lost; returns how many were republished."""
-    return sweep(
+    republished = sweep(
         Upload,
         queued=Status.QUEUED,
         working=Status.PROCESSING,
@@ -278,3 +366,7 @@ def sweep_stale_uploads(*, now=None) -> int:
         publish=publish_processing,
         now=now,
     )
+    if republished:
+        counters.increment("sweep_republished", {"kind": "upload"}, republished)
+        log.info("Sweep: %s upload(s) published again", republished)
+    return republished

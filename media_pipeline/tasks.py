@@ -28,6 +28,11 @@ def load_imaging_engine(**kwargs) -> None:
         log.error("MEDIA_IMAGE_ENGINE=%s cannot work: %s", settings.MEDIA_IMAGE_ENGINE, error)
 
 
+class UploadFailed(Exception):
+    """The upload ended `failed`: the task ends FAILURE (acknowledged, never redelivered),
+    so Flower and the task results show it, with the reason the owner reads."""
+
+
 @shared_task(
     bind=True,
     acks_late=True,
@@ -45,8 +50,8 @@ def process_upload(self, upload_id: str) -> str:
             upload_id=upload_id, reclaim=redelivered or self.request.retries > 0
         )
     except SoftTimeLimitExceeded:
-        services.fail_upload(upload_id=upload_id, reason=services.TOO_SLOW)
-        return "failed"
+        upload = services.fail_upload(upload_id=upload_id, reason=services.TOO_SLOW)
+        raise UploadFailed(f"Upload {upload_id}: {upload.error}") from None
     except Exception as error:
         if is_transient(error) and self.request.retries < self.max_retries:
             log.warning("Upload %s: transient error, retrying: %r", upload_id, error)
@@ -59,10 +64,14 @@ def process_upload(self, upload_id: str) -> str:
         # A bug or a service that stayed away: the upload ends `failed`, never loops.
         log.exception("Upload %s failed for good", upload_id)
         services.fail_upload(upload_id=upload_id, reason=services.INTERNAL_ERROR)
-        raise
+        raise UploadFailed(
+            f"Upload {upload_id}: {services.INTERNAL_ERROR} ({type(error).__name__}: {error})"
+        ) from error
+    if upload is not None and upload.status == services.Status.FAILED:
+        raise UploadFailed(f"Upload {upload_id}: {upload.error}")
     return upload.status if upload else "skipped"
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, send_events=False)
 def sweep_stale_uploads() -> int:
     return services.sweep_stale_uploads()

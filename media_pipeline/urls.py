@@ -13,4 +13,5 @@ urlpatterns = [
     path("media/<path:key>", views.stored_file, name="file"),
     path("api/uploads/", api.uploads, name="api-uploads"),
     path("api/uploads/<uuid:upload_id>/", api.upload_detail, name="api-upload"),
+    path("api/uploads/<uuid:upload_id>/retry/", api.upload_retry, name="api-upload-retry"),
 ]

@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -175,3 +176,43 @@ def start_worker(
         process.stop()
         raise RuntimeError(f"Worker {name} died at start:\n{process.output()[-3000:]}")
     return process
+
+
+def celery_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "celery", "-A", "celery_app", *args]
+
+
+def start_flower(*, env: dict, log_dir: Path, auth: tuple[str, str]) -> tuple[Process, str]:
+    """Flower behind basic auth on a free loopback port; returns it and its base URL once it
+    answers."""
+    import requests
+
+    port = free_port()
+    flower = Process(
+        celery_command("flower", f"--port={port}", "--address=127.0.0.1"),
+        env={**env, "FLOWER_BASIC_AUTH": ":".join(auth)},
+        log_path=log_dir / f"flower-{port}.log",
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        try:
+            return requests.get(f"{base}/api/workers", auth=auth, timeout=5).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    try:
+        wait_for(answers, timeout=30, what="Flower to answer")
+    except AssertionError:
+        flower.stop()
+        raise
+    return flower, base
+
+
+def start_beat(*, env: dict, log_dir: Path) -> Process:
+    """Celery beat (the sweeps, at the env's SWEEP_INTERVAL_SECONDS)."""
+    return Process(
+        celery_command("beat", "--loglevel=INFO", f"--schedule={log_dir / 'beat-schedule'}"),
+        env=env,
+        log_path=log_dir / "beat.log",
+    )

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "accounts",
     "media_pipeline",
     "mailer",
+    "ops",
 ]
 
 MIDDLEWARE = [
@@ -258,6 +259,11 @@ CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# A pool process whose resident memory grew past this (KB) is replaced after its task, so
+# a worker stays inside its dyno's memory (README: measured peaks and dyno sizes). 0: never.
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = (
+    env.int("WORKER_MAX_MEMORY_PER_CHILD_KB", default=400_000) or None
+)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The sweeps republish work whose message was never published or whose worker died:
 # a row still `queued` with no publish UNPUBLISHED_GRACE_SECONDS after it was written (the
@@ -279,6 +285,22 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": SWEEP_INTERVAL_SECONDS},
     },
 }
+# Judoscale's add-on sets JUDOSCALE_URL: beat then reports the queue ages every 10 s.
+JUDOSCALE_URL = env("JUDOSCALE_URL", default="")
+if JUDOSCALE_URL:
+    CELERY_BEAT_SCHEDULE["report-queue-age"] = {
+        "task": "ops.tasks.report_queue_age",
+        "schedule": 10.0,
+        "options": {"expires": 10.0},
+    }
+
+# OPERATIONS
+# ------------------------------------------------------------------------------
+# GET /metrics (Prometheus) answers only with this token (Bearer, or basic auth's
+# password); unset, /metrics does not exist.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# HireFire polls /hirefire/<HIREFIRE_TOKEN>/info; unset, that endpoint does not exist.
+HIREFIRE_TOKEN = env("HIREFIRE_TOKEN", default="")
 
 # FLOWER (reads FLOWER_BASIC_AUTH="user:password" from the environment itself)
 # ------------------------------------------------------------------------------
@@ -314,5 +336,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "celery": {"level": env("LOG_LEVEL", default="INFO")},
+        # One logfmt line per state change of an upload or email (core.statelog).
+        "state": {"level": "INFO"},
     },
 }

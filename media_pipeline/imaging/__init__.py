@@ -4,6 +4,7 @@ from .errors import CorruptImage, ImageTooLarge, InvalidImageError, UnsupportedI
 from .probe import inspect_image
 from .render import ENGINES, check_engine, render_renditions
 from .specs import DEFAULT_RENDITIONS, ImageInfo, Limits, Rendered, RenditionSpec
+from .timing import PhaseTimer
 
 __all__ = [
     "DEFAULT_RENDITIONS",
@@ -13,6 +14,7 @@ __all__ = [
     "ImageTooLarge",
     "InvalidImageError",
     "Limits",
+    "PhaseTimer",
     "Rendered",
     "RenditionSpec",
     "UnsupportedImageType",

@@ -25,6 +25,7 @@ from .probe import (
     seekable_stream,
 )
 from .specs import DEFAULT_RENDITIONS, ImageInfo, Limits, Rendered, RenditionSpec
+from .timing import PhaseTimer
 
 RESAMPLE = Image.Resampling.BICUBIC  # ~45 dB PSNR against LANCZOS here, at 2/3 of its cost
 REDUCING_GAP = (
@@ -43,6 +44,7 @@ def render_renditions(
     *,
     limits: Limits,
     engine: str = "pillow",
+    timer: PhaseTimer | None = None,
 ) -> tuple[ImageInfo, list[Rendered]]:
     """Decode the upload once, under ``limits``, and encode one Rendered per (spec, format).
 
@@ -52,20 +54,25 @@ def render_renditions(
     kept in WebP/AVIF and flattened onto white in JPEG, never upscaled. GIFs and other
     animations render their first frame. The ImageInfo is the source's, as displayed.
     ``engine`` "vips" decodes, resizes and encodes with libvips instead (see vips.py); the
-    checks and the results are the same.
+    checks and the results are the same. ``timer`` collects the time of each phase: decode
+    (with the checks and any shrink while decoding), resize and encode (libvips resizes
+    lazily, so with it most resizing is paid while encoding).
     Raises an InvalidImageError subclass for refused or undecodable uploads; ValueError for an
     unknown engine, an engine that is not installed, or a format it cannot write.
     """
     check_engine(engine, specs)
+    timer = timer or PhaseTimer()
     source = seekable_stream(stream, limits)
     try:
-        with pillow_bomb_guard(limits):
+        with pillow_bomb_guard(limits), timer.phase("decode"):
             info, im, orientation = open_checked(source, limits)
             targets = [fit_long_edge((info.width, info.height), spec.long_edge) for spec in specs]
             if engine == "vips":
                 release(im)
                 source.seek(0)
-                return info, vips.render(source, info, orientation, specs, targets)
+        if engine == "vips":
+            return info, vips.render(source, info, orientation, specs, targets, timer=timer)
+        with pillow_bomb_guard(limits), timer.phase("decode"):
             try:
                 largest = max(targets, key=lambda size: size[0] * size[1], default=None)
                 if info.format in UPRIGHT_WHEN_OPENED:
@@ -73,7 +80,13 @@ def render_renditions(
                 base = _decode_to(im, info, orientation, largest) if largest else None
             finally:
                 release(im)
-        return info, encode_cascade(base, specs, targets, resize=_resized, encode=encode)
+        return info, encode_cascade(
+            base,
+            specs,
+            targets,
+            resize=timer.timed("resize", _resized),
+            encode=timer.timed("encode", encode),
+        )
     finally:
         if source is stream:
             stream.seek(0)

@@ -23,6 +23,7 @@ from .formats import FORMATS
 from .geometry import displayed_size
 from .probe import damaged
 from .specs import ImageInfo, Rendered, RenditionSpec
+from .timing import PhaseTimer
 
 # "truncated" refuses a file that ends early, as Pillow does; lesser decoder warnings pass.
 FAIL_ON = "truncated"
@@ -98,6 +99,8 @@ def render(
     orientation: int,
     specs: Sequence[RenditionSpec],
     targets: list[tuple[int, int]],
+    *,
+    timer: PhaseTimer,
 ) -> list[Rendered]:
     """Decode the (already probed) upload once at the largest target, then encode every size.
 
@@ -107,15 +110,22 @@ def render(
     task to retry; a failure while encoding is a pyvips.Error (not the uploader's fault).
     """
     vips = _pyvips()
-    data = stream.read()
-    largest = max(targets, key=lambda size: size[0] * size[1])
-    if info.format in UPRIGHT_WHEN_DECODED:
-        orientation = 1
-    try:
-        base = _decode_to(vips, data, info, orientation, largest)
-    except vips.Error as exc:
-        raise damaged(FORMATS[info.format].label) from exc
-    return encode_cascade(base, specs, targets, resize=_resized, encode=encode)
+    with timer.phase("decode"):
+        data = stream.read()
+        largest = max(targets, key=lambda size: size[0] * size[1])
+        if info.format in UPRIGHT_WHEN_DECODED:
+            orientation = 1
+        try:
+            base = _decode_to(vips, data, info, orientation, largest)
+        except vips.Error as exc:
+            raise damaged(FORMATS[info.format].label) from exc
+    return encode_cascade(
+        base,
+        specs,
+        targets,
+        resize=timer.timed("resize", _resized),
+        encode=timer.timed("encode", encode),
+    )
 
 
 def _decode_to(

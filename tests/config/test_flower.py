@@ -1,12 +1,10 @@
 """Flower on the same broker, behind basic auth, sees both workers and their tasks."""
 
-import sys
-
 import pytest
 import requests
 
 from tests.factories import image_file
-from tests.servers import Process, free_port, start_worker, wait_for
+from tests.servers import start_flower, start_worker, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 AUTH = ("ops", "s3cret-flower")
@@ -21,31 +19,10 @@ def get_json(url, **kwargs):
 
 
 def test_flower_shows_both_workers_and_their_tasks(worker_env, alice_client, tmp_path):
-    port = free_port()
-    env = {**worker_env, "FLOWER_BASIC_AUTH": ":".join(AUTH)}
-    flower = Process(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "celery_app",
-            "flower",
-            f"--port={port}",
-            "--address=127.0.0.1",
-        ],
-        env=env,
-        log_path=tmp_path / "flower.log",
-    )
+    flower, base = start_flower(env=worker_env, log_dir=tmp_path, auth=AUTH)
     media = start_worker(queues="media", env=worker_env, log_dir=tmp_path, name="flower-media")
     email = start_worker(queues="email", env=worker_env, log_dir=tmp_path, name="flower-email")
-    base = f"http://127.0.0.1:{port}"
     try:
-        wait_for(
-            lambda: get_json(f"{base}/api/workers", auth=AUTH) is not None,
-            timeout=30,
-            what="Flower to answer",
-        )
         assert requests.get(f"{base}/api/workers", timeout=5).status_code == 401
         assert (
             requests.get(f"{base}/api/workers", auth=("ops", "wrong"), timeout=5).status_code == 401
