@@ -105,13 +105,22 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def upload_page(request: HttpRequest, upload_id) -> HttpResponse:
-    """One upload: its state, every rendition and its size, caption and delete forms."""
+    """One upload: its state, every rendition and its size; caption, retry and delete forms."""
     upload = selectors.upload_of(request.user, upload_id)
     if request.method == "POST":
-        if request.POST.get("action") == "delete":
+        action = request.POST.get("action")
+        if action == "delete":
             services.delete_upload(upload=upload)
             messages.success(request, f"{upload.original_name} deleted.")
             return redirect(back_to(request, "media_pipeline:home"))
+        if action == "retry":
+            try:
+                services.retry_upload(upload=upload)
+            except services.NotRetryable as refused:
+                messages.error(request, f"{upload.original_name}: {refused}")
+            else:
+                messages.success(request, f"{upload.original_name}: queued again.")
+            return redirect(back_to(request, reverse("media_pipeline:upload", args=[upload.id])))
         services.update_caption(upload=upload, caption=request.POST.get("caption", ""))
         messages.success(request, f"Caption of {upload.original_name} saved.")
         return redirect(back_to(request, reverse("media_pipeline:upload", args=[upload.id])))

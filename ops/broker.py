@@ -14,11 +14,22 @@ from celery_app import QUEUES, app, queue_name
 log = logging.getLogger(__name__)
 
 
-def queue_stats(kinds=QUEUES, *, timeout: float = 2.0) -> dict[str, dict] | None:
+def queue_stats(
+    kinds=QUEUES, *, timeout: float = 2.0, broker_url: str | None = None
+) -> dict[str, dict] | None:
     """{kind: {"queue", "messages", "consumers"}} for each kind of work, or None if the
-    broker cannot be reached (within about `timeout` seconds)."""
+    broker cannot be reached (within about `timeout` seconds).
+
+    Uses the process's connection pool (a scrape opens no new connection), or a connection
+    of its own to `broker_url`.
+    """
     try:
-        with app.pool.acquire(block=True, timeout=timeout) as conn:
+        connection = (
+            app.connection_for_read(broker_url)
+            if broker_url
+            else app.pool.acquire(block=True, timeout=timeout)
+        )
+        with connection as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, timeout=timeout)
             return {kind: _declare_passive(conn, queue_name(kind)) for kind in kinds}
     except Exception as error:  # any failure means "broker unknown now"; scrape goes on

@@ -65,3 +65,50 @@ def test_upload_caption_and_delete_work_without_javascript(
     expect(page.locator(".messages")).to_contain_text("harbour.jpg deleted.")
     expect(page.locator("#gallery-empty")).to_be_visible()
     assert not Upload.objects.exists()
+
+
+def test_a_failed_upload_is_tried_again_without_javascript(
+    celery_worker, user, live_server, new_page
+):
+    from media_pipeline import services
+    from tests.e2e.failures import (
+        RENDITION_URL,
+        assert_one_set_of_renditions,
+        failed_for_real,
+        png,
+        repair,
+    )
+
+    good = png(1200, 800, seed=35)
+    upload = failed_for_real(user, "harbour.png", good)
+    repair(upload, good)
+    page = new_page(java_script_enabled=False)
+    log_in(page, live_server.url, "alice")
+    # A second tab on the upload's own page, opened while it is still failed.
+    stale = new_page(java_script_enabled=False)
+    log_in(stale, live_server.url, "alice")
+    stale.goto(f"/uploads/{upload.id}/")
+    expect(stale.locator(".error-box")).to_have_text(upload.error)
+
+    tile = page.locator("#gallery .tile").filter(has_text="harbour.png")
+    expect(tile.locator(".pill")).to_have_text("Failed")
+    expect(tile.locator(".tile-error")).to_have_text(upload.error)
+    tile.get_by_role("button", name="Try again harbour.png").click()
+    page.wait_for_url(f"{live_server.url}/")
+    expect(page.locator(".messages")).to_contain_text("harbour.png: queued again.")
+    # The page reloads itself until the image is ready.
+    expect(tile.locator("img")).to_have_attribute("src", RENDITION_URL, timeout=120_000)
+    expect(tile.locator(".pill")).to_have_text("Ready")
+    expect(tile.locator(".retry-form")).to_be_hidden()
+    screenshot(page, "retry-without-javascript", full_page=True)
+    assert_one_set_of_renditions(upload)
+
+    # The other tab's button, now out of date: the server says why nothing happens.
+    with pytest.raises(services.NotRetryable) as refused:
+        services.retry_upload(upload=upload)
+    with stale.expect_navigation():
+        stale.get_by_role("button", name="Try again", exact=True).click()
+    assert stale.url == f"{live_server.url}/uploads/{upload.id}/"
+    expect(stale.locator(".messages li.error")).to_have_text(f"harbour.png: {refused.value}")
+    expect(stale.locator("#upload-detail .pill")).to_have_text("Ready")
+    assert_one_set_of_renditions(upload)

@@ -309,7 +309,18 @@ def test_a_media_process_over_its_memory_budget_is_replaced_after_its_task(
             upload_id = alice_client.post("/api/uploads/", {"file": image_file()}).json()["id"]
             assert final(alice_client, upload_id)["status"] == "ready"
         # Each upload's "ready" line was logged by another pool process.
-        makers = re.findall(r"(ForkPoolWorker-\d+): upload=\S+ status=ready", worker.output())
-        assert len(makers) == 2 and makers[0] != makers[1], makers
+        makers = wait_for(
+            lambda: (
+                (
+                    found := re.findall(
+                        r"(ForkPoolWorker-\d+): upload=\S+ status=ready", worker.output()
+                    )
+                )
+                and len(found) == 2
+                and found
+            ),
+            what="both ready lines in the worker's log",
+        )
+        assert makers[0] != makers[1], makers
     finally:
         worker.stop()

@@ -1,5 +1,6 @@
 /* Upload page and gallery: drag-and-drop uploads with progress, live processing state,
-   captions edited in place, delete. Every form here also works without this file. */
+   captions edited in place, failed uploads tried again, delete. Every form here also works
+   without this file. */
 (function () {
   "use strict";
 
@@ -86,6 +87,22 @@
     return "The server could not take this file (error " + response.status + "). Please try again.";
   }
 
+  // Ask the server to process a failed upload again, from its original. Resolves to the
+  // upload, queued again; rejects with what to tell the user (the server's words if any).
+  function processAgain(apiUrl) {
+    return api(apiUrl + "retry/", "POST").then(
+      function (response) {
+        return response.text().then(function (text) {
+          if (response.status !== 202) throw new Error(errorOf(response, text));
+          return JSON.parse(text);
+        });
+      },
+      function () {
+        throw new Error("The server could not be reached. Check your connection and try again.");
+      }
+    );
+  }
+
   // The server's renditions as a <picture>: the browser picks the size and format it needs.
   function picture(upload, sizes) {
     var byFormat = {};
@@ -162,6 +179,12 @@
     var error = tile.querySelector(".tile-error");
     error.textContent = upload.error || "";
     error.hidden = !upload.error;
+    var retry = tile.querySelector(".retry-form");
+    if (retry) {
+      retry.hidden = upload.status !== "failed";
+      retry.querySelector("button").disabled = false;
+      retry.querySelector(".visually-hidden").textContent = " " + upload.name;
+    }
     var image = tile.querySelector(".tile-image");
     var pic = upload.status === "ready" ? picture(upload, TILE_SIZES) : null;
     if (pic) {
@@ -295,16 +318,67 @@
     });
   }
 
+  // Follow the tile's upload until it is ready or failed; once at a time per tile.
+  function watchTile(tile) {
+    if (tile.watching || !tile.dataset.apiUrl) return;
+    tile.watching = true;
+    watch(tile.dataset.apiUrl, function (upload) {
+      if (!upload) return removeTile(tile);
+      fillTile(tile, upload);
+      if (FINAL.indexOf(upload.status) >= 0) tile.watching = false;
+    });
+  }
+
+  // "Try again" on a failed upload: the server queues it again, the page follows it.
+  function enhanceRetry(form, on) {
+    // Why it was not tried again; beside the form, so it stays when the form hides.
+    var note = form.parentNode.querySelector(".retry-note");
+
+    function show(text) {
+      if (note) note.textContent = text;
+    }
+
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var name = form.dataset.name;
+      var button = form.querySelector("button");
+      if (button.disabled) return;
+      button.disabled = true;
+      show("");
+      processAgain(form.dataset.apiUrl).then(
+        function (upload) {
+          var hadFocus = document.activeElement === button;
+          button.disabled = false;
+          form.hidden = true;
+          announce(name + ": queued again.");
+          on.queued(upload, hadFocus);
+        },
+        function (error) {
+          button.disabled = false;
+          show(error.message);
+          announce(name + " was not tried again: " + error.message);
+          on.refused();
+        }
+      );
+    });
+  }
+
   function enhanceTile(tile) {
     tile.querySelectorAll("form.caption-edit").forEach(enhanceCaption);
-    tile.querySelectorAll("form.delete-form").forEach(enhanceDelete);
-    var state = tile.dataset.state;
-    if (tile.dataset.apiUrl && FINAL.indexOf(state) < 0) {
-      watch(tile.dataset.apiUrl, function (upload) {
-        if (!upload) return removeTile(tile);
-        fillTile(tile, upload);
+    tile.querySelectorAll("form.retry-form").forEach(function (form) {
+      enhanceRetry(form, {
+        queued: function (upload, hadFocus) {
+          fillTile(tile, upload);
+          watchTile(tile);
+          // The button is gone: keep the keyboard where it was, on this tile.
+          if (hadFocus) tile.querySelector(".tile-name").focus();
+        },
+        // Not failed any more (tried again elsewhere, or deleted): show what it is now.
+        refused: function () { watchTile(tile); },
       });
-    }
+    });
+    tile.querySelectorAll("form.delete-form").forEach(enhanceDelete);
+    if (FINAL.indexOf(tile.dataset.state) < 0) watchTile(tile);
   }
 
   // --- the upload queue ---------------------------------------------------------------------
@@ -370,6 +444,28 @@
     row.actions.replaceChildren(retry);
   }
 
+  function offerProcessAgain(row) {
+    var retry = el("button", { type: "button", class: "small" }, ["Try again"]);
+    retry.addEventListener("click", function () {
+      retry.disabled = true;
+      processAgain(row.upload.url).then(
+        function (upload) {
+          row.actions.replaceChildren();
+          announce(upload.name + ": queued again.");
+          onProcessing(row, upload);
+          watch(upload.url, function (latest) { onProcessing(row, latest); });
+        },
+        function (error) {
+          retry.disabled = false;
+          row.message.textContent = error.message;
+          row.message.hidden = false;
+          announce(row.upload.name + " was not tried again: " + error.message);
+        }
+      );
+    });
+    row.actions.replaceChildren(retry);
+  }
+
   function onProcessing(row, upload) {
     if (!upload) {
       finish(row, "failed", "This upload was deleted.");
@@ -388,9 +484,11 @@
     } else if (upload.status === "failed") {
       finish(row, "failed", upload.error || "It could not be processed.",
         upload.name + " failed: " + (upload.error || "it could not be processed."));
+      offerProcessAgain(row);
       updateTile(upload);
     } else {
       setState(row, upload.status);
+      row.progress.hidden = false;
       row.progress.removeAttribute("value");
       announce(upload.name + " is " + upload.status + ".");
       updateTile(upload);
@@ -512,21 +610,65 @@
 
   // --- the upload's own page ----------------------------------------------------------------
 
-  function enhanceDetail() {
-    var detail = document.getElementById("upload-detail");
-    if (!detail || FINAL.indexOf(detail.dataset.state) >= 0) return;
-    var first = detail.dataset.state;
+  // Follow the upload until it is ready or failed; once at a time.
+  function watchDetail(detail) {
+    if (detail.watching) return;
+    detail.watching = true;
     watch(detail.dataset.apiUrl, function (upload) {
       if (!upload) {
         window.location.assign("/");
       } else if (FINAL.indexOf(upload.status) >= 0) {
-        // The page lists the renditions (or the reason) once there is an outcome.
-        window.location.reload();
-      } else if (upload.status !== first) {
+        detail.watching = false;
+        // The page lists the renditions (or the reason and "Try again") once there is an
+        // outcome; a page that shows this outcome already stays as it is.
+        if (upload.status !== detail.dataset.state) window.location.reload();
+      } else if (upload.status !== detail.dataset.state) {
+        detail.dataset.state = upload.status;
         setPill(detail.querySelector(".pill"), upload.status);
+        detail.querySelectorAll(".retry-form").forEach(function (form) { form.hidden = true; });
         announce(upload.name + " is " + upload.status + ".");
       }
     });
+  }
+
+  // Queued again after "Try again": the reason goes, a placeholder waits for the picture.
+  function showQueuedAgain(detail, upload, hadFocus) {
+    detail.dataset.state = upload.status;
+    setPill(detail.querySelector(".pill"), upload.status);
+    var state = detail.querySelector(".detail-state");
+    if (state && !state.querySelector(".hint")) {
+      state.append(" ", el("span", { class: "hint" }, ["This page updates by itself until the image is ready."]));
+    }
+    var error = detail.querySelector(".error-box");
+    if (error) error.hidden = true;
+    var image = detail.querySelector(".detail-image");
+    var placeholder = image && image.querySelector(".placeholder");
+    if (placeholder) {
+      placeholder.dataset.state = upload.status;
+      placeholder.firstElementChild.textContent = capitalised(upload.status) + "…";
+      image.hidden = false;
+    }
+    var heading = detail.querySelector("h1");
+    if (hadFocus && heading) {
+      heading.tabIndex = -1;
+      heading.focus();
+    }
+  }
+
+  function enhanceDetail() {
+    var detail = document.getElementById("upload-detail");
+    if (!detail) return;
+    detail.querySelectorAll("form.retry-form").forEach(function (form) {
+      enhanceRetry(form, {
+        queued: function (upload, hadFocus) {
+          showQueuedAgain(detail, upload, hadFocus);
+          watchDetail(detail);
+        },
+        // Not failed any more (tried again elsewhere, or deleted): catch up with it.
+        refused: function () { watchDetail(detail); },
+      });
+    });
+    if (FINAL.indexOf(detail.dataset.state) < 0) watchDetail(detail);
   }
 
   enhanceUploader();
