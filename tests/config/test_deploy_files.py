@@ -104,8 +104,10 @@ def test_procfile_celery_commands_are_valid(name):
 def test_heroku_procfile_shape():
     entries = procfile("Procfile")
     assert "migrate" in entries["release"]
-    assert entries["web"].split("gunicorn", 1)[1].split()[0] == "config.wsgi"
-    assert "$PORT" in entries["web"]
+    assert entries["web"].endswith("scripts/heroku-web")
+    web = (ROOT / "scripts" / "heroku-web").read_text()
+    assert web.split("exec gunicorn", 1)[1].split()[0] == "config.wsgi"
+    assert '"0.0.0.0:${PORT:?}"' in web
     assert "-Q media" in entries["worker-media"] and "-Q email" in entries["worker-email"]
 
 
@@ -114,16 +116,7 @@ def test_heroku_procfile_shape():
 def test_procfile_processes_start_against_the_local_services(worker_env, tmp_path):
     """Run each Heroku process for a few seconds with production settings: it must stay up."""
     port = free_port()
-    env = {
-        **worker_env,
-        "PORT": str(port),
-        "DJANGO_SECRET_KEY": "y" * 50,
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DJANGO_SECURE_SSL_REDIRECT": "false",
-        "MEDIA_ALLOW_LOCAL_FILES": "true",
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-    }
-    env.pop("DJANGO_SETTINGS_MODULE")
+    env = heroku_env(worker_env, port)
     processes = {}
     for name, command in procfile("Procfile").items():
         if name == "beat":
@@ -164,6 +157,66 @@ def test_procfile_processes_start_against_the_local_services(worker_env, tmp_pat
     finally:
         for process, _ in processes.values():
             stop_group(process)
+
+
+def heroku_env(worker_env: dict, port: int) -> dict:
+    """The environment of a Heroku dyno running against the local services."""
+    env = {
+        **worker_env,
+        "PORT": str(port),
+        "DJANGO_SECRET_KEY": "y" * 50,
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "MEDIA_ALLOW_LOCAL_FILES": "true",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    env.pop("DJANGO_SETTINGS_MODULE")
+    env.pop("FLOWER_BASIC_AUTH", None)
+    return env
+
+
+def test_heroku_web_flower_options_are_flowers_own():
+    script = (ROOT / "scripts" / "heroku-web").read_text()
+    flower_line = next(
+        line for line in script.splitlines() if "celery -A celery_app flower" in line
+    )
+    celery_arguments_are_valid(flower_line.replace("exec ", "").rstrip(" \\") + " --broker_api=x")
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_a_flower_app_runs_from_the_same_web_line_and_only_behind_auth(worker_env, tmp_path):
+    import requests
+
+    web = procfile("Procfile")["web"]
+    port = free_port()
+    env = {**heroku_env(worker_env, port), "WEB_ROLE": "flower"}
+    refused = subprocess.run(
+        ["bash", "-c", web], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert refused.returncode == 1
+    assert "needs FLOWER_BASIC_AUTH" in refused.stderr
+
+    env["FLOWER_BASIC_AUTH"] = "ops:flower-pass"
+    log_path = tmp_path / "flower.log"
+    with open(log_path, "wb") as log:
+        flower = subprocess.Popen(
+            ["bash", "-c", web], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        # A Response is falsy unless 2xx: wait for any answer, then look at it.
+        answer = wait_for(
+            lambda: (r := _get(requests, f"{base}/api/workers")) is not None and [r],
+            timeout=30,
+            what="Flower to answer",
+        )[0]
+        assert answer.status_code == 401, log_path.read_text()
+        authed = requests.get(f"{base}/api/workers", auth=("ops", "flower-pass"), timeout=5)
+        assert authed.status_code == 200
+    finally:
+        stop_group(flower)
 
 
 def stop_group(process: subprocess.Popen) -> None:
