@@ -11,6 +11,7 @@ import os
 import platform
 
 import requests
+from django.utils import timezone
 
 from ops import selectors
 
@@ -18,20 +19,18 @@ from ops import selectors
 PROCESS_OF_QUEUE = {"media": "worker-media", "email": "worker-email"}
 
 
-def hirefire_info(snapshot: selectors.Snapshot | None = None) -> list[dict]:
-    snap = snapshot or selectors.snapshot()
+def hirefire_info() -> list[dict]:
+    ages = selectors.queue_ages(timezone.now())
     return [
-        {"name": PROCESS_OF_QUEUE[queue], "value": round(age, 1)}
-        for queue, age in snap.oldest_queued_age.items()
+        {"name": PROCESS_OF_QUEUE[queue], "value": round(age, 1)} for queue, age in ages.items()
     ]
 
 
-def judoscale_report(snapshot: selectors.Snapshot | None = None) -> dict:
-    snap = snapshot or selectors.snapshot()
-    at = round(snap.at.timestamp())
-    queued = {"media": snap.uploads["queued"], "email": snap.emails["queued"]}
+def judoscale_report() -> dict:
+    now = timezone.now()
+    at, queued = round(now.timestamp()), selectors.queued_counts()
     metrics = []
-    for queue, age in snap.oldest_queued_age.items():
+    for queue, age in selectors.queue_ages(now).items():
         metrics.append([at, round(age * 1000), "queue_time", queue])
         metrics.append([at, queued[queue], "queue_depth", queue])
     return {
@@ -51,10 +50,9 @@ def post_judoscale_report(url: str, *, timeout: float = 5.0) -> dict:
     return report
 
 
-def text_lines(snapshot: selectors.Snapshot | None = None) -> list[str]:
-    snap = snapshot or selectors.snapshot()
-    queued = {"media": snap.uploads["queued"], "email": snap.emails["queued"]}
+def text_lines() -> list[str]:
+    queued = selectors.queued_counts()
     return [
         f"{queue}: oldest queued {age:.1f}s, {queued[queue]} queued"
-        for queue, age in snap.oldest_queued_age.items()
+        for queue, age in selectors.queue_ages(timezone.now()).items()
     ]

@@ -74,6 +74,10 @@ class ServiceCollector:
             "emails_sent_last_15_minutes", "Emails sent in the last 15 minutes.",
             samples=[((), snap.emails_sent_last_15m)],
         )  # fmt: skip
+        yield _gauge(
+            "emails_failed_last_hour", "Emails that ended failed in the last hour.",
+            samples=[((), snap.emails_failed_last_hour)],
+        )  # fmt: skip
         if self.with_broker:
             yield from self._broker_families()
 

@@ -113,3 +113,15 @@ def screenshot(page, name: str, **options) -> Path:
 
 
 __all__ = ["PlaywrightError", "expect"]
+
+
+def listen(page) -> None:
+    """Record what screen readers hear (the live region's announcements) in window.spoken."""
+    page.evaluate(
+        """() => {
+            window.spoken = [];
+            new MutationObserver(changes => changes.forEach(change => change.addedNodes
+                .forEach(node => window.spoken.push(node.textContent))))
+                .observe(document.getElementById('announcer'), {childList: true});
+        }"""
+    )

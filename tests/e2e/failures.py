@@ -85,15 +85,3 @@ def assert_one_set_of_renditions(upload: Upload) -> None:
 def script_errors(errors: list[str]) -> list[str]:
     """Errors of the page's own code or of its CSP; the 409 the test provokes is expected."""
     return [e for e in errors if "Failed to load resource" not in e]
-
-
-def listen(page) -> None:
-    """Record what screen readers hear."""
-    page.evaluate(
-        """() => {
-            window.spoken = [];
-            new MutationObserver(changes => changes.forEach(change => change.addedNodes
-                .forEach(node => window.spoken.push(node.textContent))))
-                .observe(document.getElementById('announcer'), {childList: true});
-        }"""
-    )

@@ -4,7 +4,7 @@ import pytest
 
 from media_pipeline import services
 from media_pipeline.models import Upload
-from tests.e2e.browser import drop_files, expect, log_in, screenshot, wait_for_images
+from tests.e2e.browser import drop_files, expect, listen, log_in, screenshot, wait_for_images
 from tests.e2e.failures import (
     READY_TIMEOUT,
     RENDITION_URL,
@@ -12,7 +12,6 @@ from tests.e2e.failures import (
     assert_one_set_of_renditions,
     damaged,
     failed_for_real,
-    listen,
     png,
     rendition_count,
     repair,

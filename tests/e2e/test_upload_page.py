@@ -8,7 +8,14 @@ from django.core.files.storage import default_storage
 
 from media_pipeline import imaging
 from media_pipeline.models import Upload
-from tests.e2e.browser import drop_files, expect, log_in, screenshot, throttle_uploads
+from tests.e2e.browser import (
+    drop_files,
+    expect,
+    listen,
+    log_in,
+    screenshot,
+    throttle_uploads,
+)
 from tests.imagecorpus import bomb_png, photo_image, photo_jpeg, text_file
 
 pytestmark = [
@@ -62,14 +69,7 @@ def test_dropped_images_become_ready_and_a_fake_one_shows_the_servers_reason(
     assert "script-src 'self' 'nonce-" in policy
     assert "unsafe-inline" not in policy
     page.evaluate("window.samePage = 'still here'")
-    page.evaluate(
-        """() => {
-            window.spoken = [];
-            new MutationObserver(changes => changes.forEach(change => change.addedNodes
-                .forEach(node => window.spoken.push(node.textContent))))
-                .observe(document.getElementById('announcer'), {childList: true});
-        }"""
-    )
+    listen(page)
     navigations = []
     page.on("framenavigated", lambda frame: navigations.append(frame.url))
     fake = text_file()

@@ -473,9 +473,9 @@ def test_a_storage_error_while_vips_reads_is_raised_as_it_is(monkeypatch):
 
     real_render = vips_engine.render
 
-    def render_then_fail(stream, *args):
+    def render_then_fail(stream, *args, **kwargs):
         stream.failing = True  # the probe has read what it needs; the engine's read fails
-        return real_render(stream, *args)
+        return real_render(stream, *args, **kwargs)
 
     monkeypatch.setattr(vips_engine, "render", render_then_fail)
     with pytest.raises(ConnectionResetError, match="storage went away"):
