@@ -1,32 +1,25 @@
-"""Finding rows whose task was lost, and publishing them again: nothing accepted is lost."""
+"""Finding rows whose task was lost, and publishing them again: nothing accepted is lost.
+
+A row needs a new message when it was never published (the broker was down, or the web
+process died before its publish), when its worker died (claimed longer ago than the lease,
+and no redelivery came), or when the broker lost its message. The last one cannot be seen
+from the row alone: a message may wait an hour in a long queue. So a `queued` row published
+long ago is published again only when the broker can be shown not to hold it: the queue
+holds fewer messages than there are published, unclaimed rows. Then the oldest of those
+rows are published again, as many as are missing (the queue is first in, first out, so
+the oldest rows are the ones whose messages are gone). A long queue is never multiplied;
+a purged or deleted queue is refilled.
+"""
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 
-
-def stale_work(*, queued: str, working: str, lease_seconds: int, now: datetime) -> Q:
-    """Rows in need of a new message.
-
-    `queued` rows that were never published after a grace period (broker down, or the web
-    process died before on_commit ran), `queued` rows published long ago and still not
-    claimed (the broker lost the message), and `working` rows whose claim is older than the
-    lease (their worker died and no redelivery came).
-    """
-    unpublished = Q(
-        status=queued,
-        published_at__isnull=True,
-        created_at__lt=now - timedelta(seconds=settings.UNPUBLISHED_GRACE_SECONDS),
-    )
-    lost = Q(
-        status=queued,
-        published_at__lt=now - timedelta(seconds=settings.REPUBLISH_AFTER_SECONDS),
-    )
-    abandoned = Q(status=working, claimed_at__lt=now - timedelta(seconds=lease_seconds))
-    return unpublished | lost | abandoned
+# A row's publish is recorded just before the message reaches the broker (in the same
+# request, or by the web process's background thread, within milliseconds).
+PUBLISH_SETTLE_SECONDS = 5
 
 
 def republish(ids: Iterable, publish: Callable[[object], bool]) -> int:
@@ -39,6 +32,18 @@ def republish(ids: Iterable, publish: Callable[[object], bool]) -> int:
     return count
 
 
+def missing_messages(outstanding: int, held: int | None) -> int:
+    """How many published, unclaimed rows have no message in the queue (0 when unknown).
+
+    Messages a worker has taken but not yet claimed, or holds for a countdown, are not in
+    the queue's count either: their rows may be published once more, which the claim
+    makes harmless.
+    """
+    if held is None:  # the broker could not say: publish nothing on a guess
+        return 0
+    return max(0, outstanding - held)
+
+
 def sweep(
     model,
     *,
@@ -46,15 +51,42 @@ def sweep(
     working: str,
     lease_seconds: int,
     publish: Callable[[object], bool],
+    messages_held: Callable[[], int | None],
     now: datetime | None = None,
     batch: int = 1000,
-) -> int:
-    """Publish again, oldest first, up to `batch` rows whose message was lost.
+) -> dict[str, int]:
+    """Publish again, oldest first, up to `batch` rows whose message is gone.
 
-    Returns how many were republished.
+    `messages_held()` is how many messages the row's queue holds now (None if the broker
+    cannot say). Returns how many were published again, by reason: "unpublished",
+    "abandoned" and "lost".
     """
-    stale = stale_work(
-        queued=queued, working=working, lease_seconds=lease_seconds, now=now or timezone.now()
+    now = now or timezone.now()
+    rows = model.objects.order_by("created_at")
+    unpublished = rows.filter(
+        status=queued,
+        published_at__isnull=True,
+        created_at__lt=now - timedelta(seconds=settings.UNPUBLISHED_GRACE_SECONDS),
     )
-    ids = model.objects.filter(stale).order_by("created_at").values_list("id", flat=True)
-    return republish(list(ids[:batch]), publish)
+    abandoned = rows.filter(status=working, claimed_at__lt=now - timedelta(seconds=lease_seconds))
+    done = {}
+    for reason, query in (("unpublished", unpublished), ("abandoned", abandoned)):
+        ids = list(query.values_list("id", flat=True)[: batch - sum(done.values())])
+        done[reason] = republish(ids, publish)
+    old = model.objects.filter(
+        status=queued, published_at__lt=now - timedelta(seconds=settings.REPUBLISH_AFTER_SECONDS)
+    )
+    if old.exists():
+        # The broker first, then the rows: a message consumed in between makes the rows
+        # fewer (publish less, not more). Rows recorded as published in the last few
+        # seconds may not have reached the broker yet: they are left out of the count.
+        held = messages_held()
+        settled = timezone.now() - timedelta(seconds=PUBLISH_SETTLE_SECONDS)
+        outstanding = model.objects.filter(status=queued, published_at__lt=settled).count()
+        limit = min(missing_messages(outstanding, held), batch - sum(done.values()))
+        ids = list(old.order_by("published_at").values_list("id", flat=True)[:limit])
+        done["lost"] = republish(ids, publish)
+    return {reason: n for reason, n in done.items() if n}
+
+
+__all__ = ["missing_messages", "republish", "sweep"]

@@ -16,7 +16,7 @@ from core.sweeping import republish, sweep
 from mailer.connections import default_mailer
 from mailer.errors import PermanentDeliveryError, TemporaryDeliveryError, classify, failure_kind
 from mailer.models import DeliveryAttempt, OutgoingEmail
-from ops import counters
+from ops import broker, counters
 
 log = logging.getLogger(__name__)
 Status = OutgoingEmail.Status
@@ -249,12 +249,13 @@ def sweep_stale_emails(*, now=None) -> int:
         working=Status.SENDING,
         lease_seconds=settings.MAILER_SENDING_LEASE,
         publish=publish_send,
+        messages_held=lambda: broker.messages_waiting("email"),
         now=now,
     )
-    if republished:
-        counters.increment("sweep_republished", {"kind": "email"}, republished)
-        log.info("Sweep: %s email(s) published again", republished)
-    return republished
+    for reason, count in republished.items():
+        counters.increment("sweep_republished", {"kind": "email", "reason": reason}, count)
+        log.info("Sweep: %s email(s) published again (%s)", count, reason)
+    return sum(republished.values())
 
 
 __all__ = [

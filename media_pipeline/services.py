@@ -17,7 +17,7 @@ from core.sweeping import sweep
 from mailer.services import queue_email
 from media_pipeline import imaging
 from media_pipeline.models import Rendition, Upload, rendition_key
-from ops import counters
+from ops import broker, counters
 from ops.selectors import LATENCY_BUCKETS, PROCESSING_BUCKETS
 
 log = logging.getLogger(__name__)
@@ -364,9 +364,10 @@ def sweep_stale_uploads(*, now=None) -> int:
         working=Status.PROCESSING,
         lease_seconds=settings.MEDIA_PROCESSING_LEASE,
         publish=publish_processing,
+        messages_held=lambda: broker.messages_waiting("media"),
         now=now,
     )
-    if republished:
-        counters.increment("sweep_republished", {"kind": "upload"}, republished)
-        log.info("Sweep: %s upload(s) published again", republished)
-    return republished
+    for reason, count in republished.items():
+        counters.increment("sweep_republished", {"kind": "upload", "reason": reason}, count)
+        log.info("Sweep: %s upload(s) published again (%s)", count, reason)
+    return sum(republished.values())

@@ -41,10 +41,33 @@ def _declare_passive(conn, name: str) -> dict:
     channel = conn.channel()
     try:
         _, messages, consumers = channel.queue_declare(queue=name, passive=True)
-    except conn.channel_errors:  # not declared yet: nothing waits in it
+    except conn.channel_errors:  # not declared yet, or deleted: nothing waits in it
         messages, consumers = 0, 0
+        _redeclare(conn, name)
     finally:
         with contextlib.suppress(Exception):  # a channel the broker's 404 closed is gone
             channel.close()
     virtual = getattr(conn.transport, "driver_type", "") in ("redis", "filesystem")
     return {"queue": name, "messages": messages, "consumers": None if virtual else consumers}
+
+
+def _redeclare(conn, name: str) -> None:
+    """Declare a queue of ours that is missing (deleted, or its broker restarted without
+    it), so that what is published to it again is routed into it, not dropped by the
+    exchange. Idempotent: on Redis an empty queue is simply absent, and this re-adds only
+    its binding."""
+    queue = app.amqp.queues.get(name)
+    if queue is None:
+        return
+    channel = conn.channel()
+    try:
+        queue.bind(channel).declare()
+    finally:
+        with contextlib.suppress(Exception):
+            channel.close()
+
+
+def messages_waiting(kind: str) -> int | None:
+    """Messages waiting in the queue of one kind of work, or None if the broker is away."""
+    stats = queue_stats((kind,))
+    return None if stats is None else stats[kind]["messages"]

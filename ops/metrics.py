@@ -104,8 +104,11 @@ class ServiceCollector:
             ("outcome", "reason"),
         )  # fmt: skip
         yield _counter_family(
-            values, "sweep_republished", "Messages published again by the sweep.", ("kind",)
-        )
+            values, "sweep_republished",
+            "Messages published again by the sweep, by kind of row and why (unpublished, "
+            "abandoned by a dead worker, lost by the broker).",
+            ("kind", "reason"),
+        )  # fmt: skip
 
     def _broker_families(self):
         stats = broker.queue_stats()
