@@ -7,6 +7,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
 from django.conf import settings
 
+from core import malloc
 from core.transient import backoff_seconds, is_transient
 from media_pipeline import imaging, services
 
@@ -21,7 +22,10 @@ def load_imaging_engine(**kwargs) -> None:
     process by raising SystemExit from its SIGTERM handler: landing in a callback, that
     exception is swallowed and the task runs on through a shutdown. (Loading libvips in the
     parent before the fork is not safe: its checks look for pyvips without starting it.)
+    Before that, malloc is told to hand large freed buffers back (core.malloc), so that
+    the process's memory stays flat from image to image.
     """
+    malloc.return_freed_memory_promptly()
     try:
         imaging.check_engine(settings.MEDIA_IMAGE_ENGINE, services.rendition_specs())
     except ValueError as error:  # each upload then fails with this reason, clearly logged
