@@ -122,14 +122,18 @@ def test_oldest_age_is_zero_when_nothing_waits(client, metrics_on, user):
 def test_counters_pushed_by_workers_are_served(client, metrics_on):
     counters.increment("uploads_finished", {"status": "ready"}, 3)
     counters.increment("email_sends", {"outcome": "permanent", "reason": "5xx"})
-    counters.increment("sweep_republished", {"kind": "upload"}, 4)
+    counters.increment("sweep_republished", {"kind": "upload", "reason": "lost"}, 4)
     for seconds in (0.2, 0.4, 7):
         counters.observe("upload_processing_seconds", seconds, (0.25, 0.5, 10))
     values = samples(scrape(client, Authorization=f"Bearer {TOKEN}"))
     assert values[("media_service_uploads_finished_total", (("status", "ready"),))] == 3
     key = ("media_service_email_sends_total", (("outcome", "permanent"), ("reason", "5xx")))
     assert values[key] == 1
-    assert values[("media_service_sweep_republished_total", (("kind", "upload"),))] == 4
+    republished = (
+        "media_service_sweep_republished_total",
+        (("kind", "upload"), ("reason", "lost")),
+    )
+    assert values[republished] == 4
     assert values[("media_service_upload_processing_seconds_count", ())] == 3
     assert values[("media_service_upload_processing_seconds_bucket", (("le", "0.25"),))] == 1
     assert values[("media_service_upload_processing_seconds_bucket", (("le", "0.5"),))] == 2
