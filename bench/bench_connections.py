@@ -54,17 +54,18 @@ from bench.bench_upload_latency import (
     wait_until_healthy,
 )
 from bench.bench_worker_throughput import answers
+from bench.throwaway import POSTGRES_URL, RABBITMQ_URL, Throwaway
 from tests.imagecorpus import photo_jpeg
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 PID = os.getpid()
-POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
-RABBITMQ_URL = os.environ.get("BENCH_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
 BROKER_PORT = urlsplit(RABBITMQ_URL).port or 5672
 DATABASE_NAME = f"bench_conn_{PID}"
 NAMESPACE = f"fl{PID}."
-KINDS = ("default", "media", "email")
+THROWAWAY = Throwaway(database=DATABASE_NAME, namespace=NAMESPACE)
+create_database, drop_database = THROWAWAY.create_database, THROWAWAY.drop_database
+drop_queues, migrate = THROWAWAY.drop_queues, THROWAWAY.migrate
 FLOWER_AUTH = ("ops", "secret")
 FLOWER_PAGES = ("/api/workers", "/api/tasks", "/broker")
 FLOWER_REFRESH = "/api/workers?refresh=1"  # the workers page's refresh: inspects each
@@ -82,46 +83,13 @@ PLANS = {"Little Lemur (free)": 20, "Tough Tiger": 100}
 # --- throwaway servers -------------------------------------------------------------------------
 
 
-def create_database() -> None:
-    import psycopg
-
-    with psycopg.connect(f"{POSTGRES_URL}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
-
-
-def drop_database() -> None:
-    import psycopg
-
-    with psycopg.connect(f"{POSTGRES_URL}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE_NAME}" WITH (FORCE)')
-
-
-def drop_queues() -> None:
-    """Delete this run's queues and exchanges, and nothing else."""
-    from kombu import Connection
-
-    with Connection(RABBITMQ_URL, connect_timeout=2) as conn:
-        channel = conn.channel()
-        for kind in KINDS:
-            channel.queue_delete(f"{NAMESPACE}{kind}")
-            channel.exchange_delete(f"{NAMESPACE}{kind}")
-
-
 def configure(folder: Path) -> None:
-    """Environment of this process and of every process it starts: this run's only."""
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "config.settings.test",
-            "DATABASE_URL": f"{POSTGRES_URL}/{DATABASE_NAME}",
-            "BROKER_URL": RABBITMQ_URL,
-            "CELERY_QUEUE_NAMESPACE": NAMESPACE,
-            "FLOWER_BASIC_AUTH": ":".join(FLOWER_AUTH),
-            "MEDIA_ROOT": str(folder / "media"),
-            "VAR_DIR": str(folder / "var"),
-            "EMAIL_URL": "memory:",
-            "SWEEP_INTERVAL_SECONDS": "3",  # beat sends its first tasks within seconds
-            "LOG_LEVEL": "WARNING",  # this process; the others log at INFO, as deployed
-        }
+    """This run's environment: the test settings, Flower's login, beat sweeping within seconds."""
+    THROWAWAY.configure(
+        folder,
+        DJANGO_SETTINGS_MODULE="config.settings.test",
+        FLOWER_BASIC_AUTH=":".join(FLOWER_AUTH),
+        SWEEP_INTERVAL_SECONDS="3",  # beat sends its first tasks within seconds
     )
 
 

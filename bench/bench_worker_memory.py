@@ -45,15 +45,17 @@ from pathlib import Path
 
 from bench.bench_imaging import photo_path
 from bench.bench_worker_throughput import Worker, answers, wait_processed
+from bench.throwaway import POSTGRES_URL, RABBITMQ_URL, Throwaway
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 PID = os.getpid()
-POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
-RABBITMQ_URL = os.environ.get("BENCH_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
 DATABASE_NAME = f"bench_memory_{PID}"
 NAMESPACE = f"benchm{PID}."
-KINDS = ("default", "media", "email")  # every queue the product may declare in the namespace
+THROWAWAY = Throwaway(database=DATABASE_NAME, namespace=NAMESPACE)
+create_database, drop_database = THROWAWAY.create_database, THROWAWAY.drop_database
+drop_queues, migrate = THROWAWAY.drop_queues, THROWAWAY.migrate
+configure = THROWAWAY.configure
 ENGINES = ("vips", "pillow")
 PHOTOS = (("12 MP", 4000, 3000), ("48 MP", 8000, 6000))
 DYNOS = (("standard-1x", 512), ("standard-2x", 1024), ("performance-m", 2560))  # MiB
@@ -62,57 +64,6 @@ ENGINE_LOAD_TIMEOUT = 30.0
 
 
 # --- throwaway servers -------------------------------------------------------------------------
-
-
-def create_database() -> None:
-    import psycopg
-
-    with psycopg.connect(f"{POSTGRES_URL}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
-
-
-def drop_database() -> None:
-    import psycopg
-
-    with psycopg.connect(f"{POSTGRES_URL}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE_NAME}" WITH (FORCE)')
-
-
-def drop_queues() -> None:
-    """Delete this run's queues and exchanges, and nothing else."""
-    from kombu import Connection
-
-    with Connection(RABBITMQ_URL, connect_timeout=2) as conn:
-        channel = conn.channel()
-        for kind in KINDS:
-            channel.queue_delete(f"{NAMESPACE}{kind}")
-            channel.exchange_delete(f"{NAMESPACE}{kind}")
-
-
-def configure(folder: Path) -> None:
-    """Environment of this process, `manage.py migrate` and the workers: all of this run only."""
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "config.settings.local",
-            "DJANGO_DEBUG": "false",  # as in production: no SQL query log growing per task
-            "DATABASE_URL": f"{POSTGRES_URL}/{DATABASE_NAME}",
-            "BROKER_URL": RABBITMQ_URL,
-            "CELERY_QUEUE_NAMESPACE": NAMESPACE,
-            "MEDIA_ROOT": str(folder / "media"),
-            "VAR_DIR": str(folder / "var"),
-            "EMAIL_URL": "memory:",
-            "LOG_LEVEL": "WARNING",  # this process; the worker logs at INFO, as deployed
-        }
-    )
-
-
-def migrate() -> None:
-    subprocess.run(  # noqa: S603
-        [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env=dict(os.environ),
-        check=True,
-    )
 
 
 # --- memory of a process, from /proc -------------------------------------------------------------
