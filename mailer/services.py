@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from core.statelog import state_changed
 from core.sweeping import republish, sweep
+from core.termination import termination_deferred
 from mailer.connections import default_mailer
 from mailer.errors import PermanentDeliveryError, TemporaryDeliveryError, classify, failure_kind
 from mailer.models import DeliveryAttempt, OutgoingEmail
@@ -161,39 +162,52 @@ def send_email(
         log.info("Email %s is not claimable (already sent, or another worker has it)", email_id)
         return None
     email = OutgoingEmail.objects.get(id=email_id)
-    try:
-        reply = deliver(email)
-    except Exception as error:  # sorted into temporary or permanent just below
-        outcome = classify(error)
-        kind = failure_kind(error)
-        if isinstance(outcome, PermanentDeliveryError):
-            record_attempt(email, outcome=Outcome.PERMANENT, detail=str(outcome), reason=kind)
-            return mark_failed(email_id=email_id, reason=str(outcome))
-        record_attempt(email, outcome=Outcome.TEMPORARY, detail=str(outcome), reason=kind)
-        if email.attempts >= max_attempts:
-            return mark_failed(
-                email_id=email_id, reason=f"Gave up after {email.attempts} attempts: {outcome}"
-            )
-        now = timezone.now()
-        OutgoingEmail.objects.filter(
-            id=email_id, status=Status.SENDING, claimed_at=email.claimed_at
-        ).update(status=Status.QUEUED, last_error=str(outcome), published_at=now, queued_at=now)
-        state_changed("email", email_id, Status.QUEUED, retry_after=str(outcome))
-        outcome.attempts = email.attempts
-        raise outcome from error
+    # A stop between the server's "250" and our record of it would send the message twice.
+    with termination_deferred():
+        try:
+            reply = deliver(email)
+        except Exception as error:  # sorted into temporary or permanent by settle_failure
+            return settle_failure(email, error, max_attempts=max_attempts)
+        mark_sent(email, reply)
+    return email
+
+
+def settle_failure(email: OutgoingEmail, error: Exception, *, max_attempts: int) -> OutgoingEmail:
+    """Record a failed attempt; end the row `failed`, or queue it again and raise
+    TemporaryDeliveryError for the task to retry."""
+    email_id = email.id
+    outcome = classify(error)
+    kind = failure_kind(error)
+    if isinstance(outcome, PermanentDeliveryError):
+        record_attempt(email, outcome=Outcome.PERMANENT, detail=str(outcome), reason=kind)
+        return mark_failed(email_id=email_id, reason=str(outcome))
+    record_attempt(email, outcome=Outcome.TEMPORARY, detail=str(outcome), reason=kind)
+    if email.attempts >= max_attempts:
+        return mark_failed(
+            email_id=email_id, reason=f"Gave up after {email.attempts} attempts: {outcome}"
+        )
+    now = timezone.now()
+    OutgoingEmail.objects.filter(
+        id=email_id, status=Status.SENDING, claimed_at=email.claimed_at
+    ).update(status=Status.QUEUED, last_error=str(outcome), published_at=now, queued_at=now)
+    state_changed("email", email_id, Status.QUEUED, retry_after=str(outcome))
+    outcome.attempts = email.attempts
+    raise outcome from error
+
+
+def mark_sent(email: OutgoingEmail, reply: str) -> None:
+    """Record that the server took the message, whoever else holds the row now."""
     email.status, email.sent_at, email.server_reply, email.last_error = (
         Status.SENT,
         timezone.now(),
         reply,
         "",
     )
-    # Unconditional: the server has the message, whoever else holds the row now.
-    OutgoingEmail.objects.filter(id=email_id).update(
+    OutgoingEmail.objects.filter(id=email.id).update(
         status=email.status, sent_at=email.sent_at, server_reply=reply, last_error=""
     )
     record_attempt(email, outcome=Outcome.SENT, detail=reply)
-    state_changed("email", email_id, Status.SENT, reply=reply)
-    return email
+    state_changed("email", email.id, Status.SENT, reply=reply)
 
 
 def record_attempt(email: OutgoingEmail, *, outcome: str, detail: str, reason: str = "") -> None:
