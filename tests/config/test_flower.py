@@ -8,6 +8,8 @@ from tests.servers import start_flower, start_worker, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 AUTH = ("ops", "s3cret-flower")
+PROCESS = "media_pipeline.tasks.process_upload"
+SEND = "mailer.tasks.send_email"
 
 
 def get_json(url, **kwargs):
@@ -32,22 +34,23 @@ def test_flower_shows_both_workers_and_their_tasks(worker_env, alice_client, tmp
         upload_id = response.json()["id"]
 
         def tasks_done():
-            tasks = get_json(f"{base}/api/tasks", auth=AUTH) or {}
-            names = {t["name"]: t["state"] for t in tasks.values() if t.get("name")}
-            return (
-                names
-                if names.get("media_pipeline.tasks.process_upload") == "SUCCESS"
-                and names.get("mailer.tasks.send_email") == "SUCCESS"
-                else None
-            )
+            # Flower hears every worker on the broker (other runs too): this run's tasks only.
+            tasks = (get_json(f"{base}/api/tasks", auth=AUTH) or {}).values()
+            from mailer.models import OutgoingEmail
 
-        names = wait_for(tasks_done, timeout=60, what="Flower to show both tasks succeeded")
-        assert set(names) >= {"media_pipeline.tasks.process_upload", "mailer.tasks.send_email"}
-        tasks = get_json(f"{base}/api/tasks", auth=AUTH)
-        process_task = next(
-            t for t in tasks.values() if t["name"] == "media_pipeline.tasks.process_upload"
-        )
-        assert upload_id in process_task["args"]
+            email = OutgoingEmail.objects.filter(dedupe_key=f"upload_ready:{upload_id}").first()
+            args = {PROCESS: f"['{upload_id}']", SEND: f"[{email.id if email else None}]"}
+            done = [
+                t
+                for t in tasks
+                if t.get("name") in args
+                and t["args"] == args[t["name"]]
+                and t["state"] == "SUCCESS"
+            ]
+            return done if {t["name"] for t in done} >= {PROCESS, SEND} else None
+
+        done = wait_for(tasks_done, timeout=60, what="Flower to show both tasks succeeded")
+        process_task = next(t for t in done if t["name"] == PROCESS)
         assert process_task["routing_key"].endswith("media")
 
         workers = wait_for(
