@@ -540,19 +540,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         run.stop()
-        if "django.db" in sys.modules:
-            from django.db import connections
-
-            connections.close_all()
-        cleanups = [drop_queues]
-        if created:
-            cleanups.insert(0, drop_database)
-        for cleanup in cleanups:
-            try:
-                cleanup()
-            except Exception as error:  # report and go on: the other cleanups still run
-                print(f"cleanup {cleanup.__name__} failed: {error}", file=sys.stderr)
-        shutil.rmtree(folder, ignore_errors=True)
+        THROWAWAY.clean_up(database_created=created, folder=folder)
 
 
 if __name__ == "__main__":

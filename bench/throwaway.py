@@ -5,6 +5,7 @@ its process id, so runs (and test runs) on one machine never see each other's ro
 """
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -57,6 +58,22 @@ class Throwaway:
                 **extra,
             }
         )
+
+    def clean_up(self, *, database_created: bool, folder: Path) -> None:
+        """Remove what the run made; a cleanup that fails is reported and the others still run."""
+        if "django.db" in sys.modules:
+            from django.db import connections
+
+            connections.close_all()
+        cleanups = [self.drop_queues]
+        if database_created:
+            cleanups.insert(0, self.drop_database)
+        for cleanup in cleanups:
+            try:
+                cleanup()
+            except Exception as error:  # report and go on: the other cleanups still run
+                print(f"cleanup {cleanup.__name__} failed: {error}", file=sys.stderr)
+        shutil.rmtree(folder, ignore_errors=True)
 
     @staticmethod
     def migrate() -> None:
