@@ -10,6 +10,10 @@ from conftest import IN_CI
 from tests.reliability.faults import Broker, Postgres, Tally, port_answers
 from tests.servers import Process
 
+# The cluster cases run in a pass of their own (scripts/test), with BROKER_URL listing the
+# cluster's nodes; in every other pass they are not collected at all.
+collect_ignore = [] if os.environ.get("RABBITMQ_CLUSTER_DIR") else ["test_cluster.py"]
+
 # Short leases and sweeps, so lost work comes back within seconds instead of minutes.
 FAST = {
     "SWEEP_INTERVAL_SECONDS": "1",
