@@ -252,6 +252,8 @@ def test_ops_retry_failed_uploads_and_emails_from_the_admin(
         for upload in broken:
             assert final(alice_client, upload.id)["status"] == "ready"
             assert Upload.objects.get(id=upload.id).attempts == 1
+            stored = default_storage.listdir(f"renditions/{upload.id}")[1]
+            assert len(stored) == expected_renditions()
 
         response = admin_client.post(
             "/admin/mailer/outgoingemail/",
