@@ -66,7 +66,11 @@ def expected_renditions() -> int:
 def test_backlog_age_grows_without_a_media_worker_and_falls_once_one_runs(
     worker_env, purged_queues, alice_client, settings, tmp_path
 ):
+    from celery_app import app, queue_name
+
     settings.METRICS_TOKEN = TOKEN
+    with app.connection_for_write() as conn:  # what earlier tests left for no worker
+        conn.default_channel.queue_purge(queue_name("media"))
     ids = [
         alice_client.post("/api/uploads/", {"file": image_file(f"{n}.jpg")}).json()["id"]
         for n in range(3)
