@@ -82,8 +82,8 @@ class UploadAdmin(admin.ModelAdmin):
     @admin.action(description="Try the selected failed uploads again", permissions=["change"])
     def retry_failed(self, request, queryset):
         selected = queryset.count()
-        retried = services.retry_uploads(
-            upload_ids=queryset.values_list("id", flat=True), by="admin"
+        retried = len(
+            services.retry_uploads(upload_ids=queryset.values_list("id", flat=True), by="admin")
         )
         text = f"{retried} upload(s) queued again, each with a fresh set of attempts."
         if skipped := selected - retried:

@@ -1,11 +1,11 @@
-"""JSON API over session auth: upload, read, caption, retry. HTTP only; services do the work."""
+"""JSON API over session auth: upload, read, texts, retry, bulk. HTTP only; services do the work."""
 
 import json
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_http_methods
 
-from media_pipeline import imaging, selectors, services
+from media_pipeline import bulk, filters, imaging, selectors, services
 
 
 def error(message: str, status: int) -> JsonResponse:
@@ -33,7 +33,10 @@ def uploads(request: HttpRequest) -> JsonResponse:
             offset = max(0, int(request.GET.get("offset", 0)))
         except ValueError:
             return error("limit and offset must be whole numbers.", 400)
-        page = selectors.uploads_of(request.user)[offset : offset + limit]
+        library_filter, problems = filters.parse_filter(request.GET)
+        if problems:
+            return error(" ".join(problems), 400)
+        page = selectors.library_of(request.user, library_filter)[offset : offset + limit]
         return JsonResponse({"results": [selectors.upload_as_dict(u) for u in page]})
 
     files = request.FILES.getlist("file")
@@ -56,7 +59,8 @@ def uploads(request: HttpRequest) -> JsonResponse:
 @require_http_methods(["GET", "PATCH", "DELETE"])
 @login_required_json
 def upload_detail(request: HttpRequest, upload_id) -> HttpResponse:
-    """GET the upload's state and renditions; PATCH {"caption": ...}; DELETE it."""
+    """GET the upload's state and renditions; PATCH its texts (caption, alt_text,
+    description); DELETE it."""
     upload = selectors.upload_of(request.user, upload_id)
     if request.method == "DELETE":
         services.delete_upload(upload=upload)
@@ -66,11 +70,13 @@ def upload_detail(request: HttpRequest, upload_id) -> HttpResponse:
             payload = json.loads(request.body or b"{}")
         except (ValueError, UnicodeDecodeError):
             return error('Send a JSON object, e.g. {"caption": "Sunset"}.', 400)
-        if not isinstance(payload, dict) or not isinstance(payload.get("caption"), str):
-            return error("Send a JSON object with a text field 'caption'.", 400)
-        if len(payload["caption"]) > 500:
-            return error("A caption can be at most 500 characters.", 400)
-        services.update_caption(upload=upload, caption=payload["caption"])
+        problem = texts_problem(payload)
+        if problem:
+            return error(problem, 400)
+        try:
+            services.update_texts(upload=upload, texts=payload)
+        except services.TextTooLong as too_long:
+            return error(str(too_long), 400)
         upload = selectors.upload_of(request.user, upload_id)
     return JsonResponse(selectors.upload_as_dict(upload))
 
@@ -88,3 +94,39 @@ def upload_retry(request: HttpRequest, upload_id) -> JsonResponse:
     response = JsonResponse(body, status=202)
     response["Location"] = body["url"]
     return response
+
+
+# --- the library: texts of an upload, several uploads at once -------------------------------
+
+
+def texts_problem(payload) -> str:
+    """What is wrong with a PATCH body of texts, or "" when it is right."""
+    fields = ", ".join(services.TEXT_LIMITS)
+    if not isinstance(payload, dict) or not payload:
+        return f"Send a JSON object with one or more text fields: {fields}."
+    unknown = sorted(set(payload) - set(services.TEXT_LIMITS))
+    if unknown:
+        return f"Unknown field(s) {', '.join(unknown)}: send only {fields}."
+    not_text = sorted(name for name, value in payload.items() if not isinstance(value, str))
+    if not_text:
+        return f"{', '.join(not_text)} must be text."
+    return ""
+
+
+@require_http_methods(["POST"])
+@login_required_json
+def uploads_bulk(request: HttpRequest) -> JsonResponse:
+    """{"action": "delete"|"retry", "ids": [...]} on the user's uploads: an outcome per id."""
+    try:
+        payload = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        payload = None
+    if not isinstance(payload, dict):
+        return error('Send a JSON object, e.g. {"action": "delete", "ids": ["..."]}.', 400)
+    try:
+        results = bulk.bulk_action(
+            owner=request.user, action=payload.get("action"), ids=payload.get("ids")
+        )
+    except bulk.InvalidBulkRequest as invalid:
+        return error(str(invalid), 400)
+    return JsonResponse({"action": payload["action"], "results": results})

@@ -36,6 +36,9 @@ class Upload(models.Model):
     )
     error = models.TextField(blank=True)
     caption = models.CharField(max_length=500, blank=True)
+    # What a screen reader says in place of the picture (short), and a longer description.
+    alt_text = models.CharField(max_length=250, blank=True)
+    description = models.TextField(blank=True)
 
     original = models.FileField(upload_to=original_key, max_length=255)
     original_name = models.CharField(max_length=255, blank=True)

@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 
 from django.core.files.storage import FileSystemStorage
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
@@ -15,6 +15,39 @@ def uploads_of(user) -> QuerySet[Upload]:
     return Upload.objects.filter(owner=user).prefetch_related(
         Prefetch("renditions", queryset=Rendition.objects.order_by("width", "format"))
     )
+
+
+def needs_alt_text() -> Q:
+    """An image shown without a text alternative: no alt text, and not a failed upload."""
+    return Q(alt_text="") & ~Q(status=Upload.Status.FAILED)
+
+
+def library_of(user, library_filter) -> QuerySet[Upload]:
+    """The user's uploads narrowed by a `filters.LibraryFilter`, newest first."""
+    uploads = uploads_of(user)
+    if library_filter.q:
+        words = library_filter.q
+        uploads = uploads.filter(
+            Q(caption__icontains=words)
+            | Q(alt_text__icontains=words)
+            | Q(description__icontains=words)
+            | Q(original_name__icontains=words)
+        )
+    if library_filter.status:
+        uploads = uploads.filter(status=library_filter.status)
+    if library_filter.format:
+        uploads = uploads.filter(original_format=library_filter.format)
+    if library_filter.since:
+        uploads = uploads.filter(created_at__gte=library_filter.since)
+    if library_filter.until:
+        uploads = uploads.filter(created_at__lte=library_filter.until)
+    if library_filter.missing_alt:
+        uploads = uploads.filter(needs_alt_text())
+    return uploads
+
+
+def missing_alt_text_count(user) -> int:
+    return Upload.objects.filter(needs_alt_text(), owner=user).count()
 
 
 def upload_of(user, upload_id) -> Upload:
@@ -48,6 +81,9 @@ def upload_as_dict(upload: Upload, *, renditions: Iterable[Rendition] | None = N
         "status": upload.status,
         "error": upload.error,
         "caption": upload.caption,
+        "alt_text": upload.alt_text,
+        "description": upload.description,
+        "needs_alt_text": not upload.alt_text and upload.status != Upload.Status.FAILED,
         "name": upload.original_name,
         "created_at": upload.created_at.isoformat(),
         "url": reverse("media_pipeline:api-upload", kwargs={"upload_id": upload.id}),

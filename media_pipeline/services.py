@@ -300,15 +300,15 @@ def retry_upload(*, upload: Upload, by: str = "owner") -> Upload:
     return upload
 
 
-def retry_uploads(*, upload_ids, by: str) -> int:
-    """Retry each failed upload among `upload_ids` (others are left alone); how many."""
-    retried = 0
+def retry_uploads(*, upload_ids, by: str) -> list:
+    """Retry each failed upload among `upload_ids` (others are left alone); the ids retried."""
+    retried = []
     for upload in Upload.objects.filter(id__in=list(upload_ids), status=Status.FAILED):
         try:
             retry_upload(upload=upload, by=by)
         except NotRetryable:  # it changed meanwhile (retried by its owner): nothing to do
             continue
-        retried += 1
+        retried.append(upload.id)
     return retried
 
 
@@ -338,6 +338,28 @@ def update_caption(*, upload: Upload, caption: str) -> Upload:
     caption = caption.strip()[:500]
     Upload.objects.filter(id=upload.id).update(caption=caption, updated_at=timezone.now())
     upload.caption = caption
+    return upload
+
+
+# The texts an owner writes about an upload, and how long each may be.
+TEXT_LIMITS = {"caption": 500, "alt_text": 250, "description": 5000}
+
+
+class TextTooLong(ValueError):
+    pass
+
+
+def update_texts(*, upload: Upload, texts: dict[str, str]) -> Upload:
+    """Change only the given texts (caption, alt text, description), whatever a worker
+    is writing meanwhile. Raises TextTooLong, naming the field, and changes nothing then."""
+    cleaned = {name: value.strip() for name, value in texts.items()}
+    for name, value in cleaned.items():
+        if len(value) > TEXT_LIMITS[name]:
+            label = name.replace("_", " ").capitalize()
+            raise TextTooLong(f"{label} can be at most {TEXT_LIMITS[name]} characters.")
+    Upload.objects.filter(id=upload.id).update(**cleaned, updated_at=timezone.now())
+    for name, value in cleaned.items():
+        setattr(upload, name, value)
     return upload
 
 

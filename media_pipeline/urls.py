@@ -12,6 +12,7 @@ urlpatterns = [
     path("uploads/<uuid:upload_id>/thumbnail", views.thumbnail, name="thumbnail"),
     path("media/<path:key>", views.stored_file, name="file"),
     path("api/uploads/", api.uploads, name="api-uploads"),
+    path("api/uploads/bulk/", api.uploads_bulk, name="api-uploads-bulk"),
     path("api/uploads/<uuid:upload_id>/", api.upload_detail, name="api-upload"),
     path("api/uploads/<uuid:upload_id>/retry/", api.upload_retry, name="api-upload-retry"),
 ]

@@ -1,0 +1,249 @@
+"""The library through the API: alt text and description, list filters, bulk delete and retry."""
+
+import datetime
+import json
+import uuid
+from urllib.parse import urlencode
+
+import pytest
+from django.utils import timezone
+
+from media_pipeline import services
+from media_pipeline.models import Upload
+from tests.factories import image_file
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def no_publishing(monkeypatch):
+    """Accepted and retried uploads stay queued here: no worker takes part in these tests."""
+    monkeypatch.setattr(services, "publish_accepted", lambda upload_id: None)
+
+
+def make(owner, name="photo.jpg", **fields) -> Upload:
+    upload = services.accept_upload(owner=owner, file=image_file(name))
+    if fields:
+        Upload.objects.filter(id=upload.id).update(**fields)
+        upload.refresh_from_db()
+    return upload
+
+
+def patch(client, upload, body):
+    data = body if isinstance(body, str) else json.dumps(body)
+    return client.patch(f"/api/uploads/{upload.id}/", data, content_type="application/json")
+
+
+def names(response) -> list[str]:
+    assert response.status_code == 200, response.content
+    return [u["name"] for u in response.json()["results"]]
+
+
+def bulk(client, body):
+    data = body if isinstance(body, str) else json.dumps(body)
+    return client.post("/api/uploads/bulk/", data, content_type="application/json")
+
+
+# --- alt text and description ------------------------------------------------------------------
+
+
+def test_alt_text_and_description_are_patched_apart_from_the_caption(alice_client, user):
+    upload = make(user, caption="Summer")
+    response = patch(
+        alice_client,
+        upload,
+        {"alt_text": "  A red kite over a beach  ", "description": "Taken at noon.\nWindy."},
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["alt_text"] == "A red kite over a beach"
+    assert body["description"] == "Taken at noon.\nWindy."
+    assert body["caption"] == "Summer"
+    assert body["needs_alt_text"] is False
+    upload.refresh_from_db()
+    assert (upload.caption, upload.alt_text) == ("Summer", "A red kite over a beach")
+
+    assert patch(alice_client, upload, {"alt_text": ""}).json()["needs_alt_text"] is True
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"alt_text": "x" * 251}, "at most 250"),
+        ({"description": "x" * 5001}, "at most 5000"),
+        ({"alt_text": 7}, "must be text"),
+        ({"alt_text": None}, "must be text"),
+        ({"alt": "a kite"}, "Unknown field"),
+        ({}, "one or more"),
+        ("[]", "one or more"),
+        ("{not json", "JSON object"),
+    ],
+)
+def test_bad_texts_are_a_400_and_change_nothing(alice_client, user, body, words):
+    upload = make(user, alt_text="Before", caption="Kept")
+    response = patch(alice_client, upload, body)
+    assert response.status_code == 400
+    assert words in response.json()["error"]
+    upload.refresh_from_db()
+    assert (upload.alt_text, upload.caption, upload.description) == ("Before", "Kept", "")
+
+
+def test_a_long_caption_with_an_alt_text_changes_neither(alice_client, user):
+    upload = make(user)
+    response = patch(alice_client, upload, {"alt_text": "Fine", "caption": "x" * 501})
+    assert response.status_code == 400
+    assert Upload.objects.get(id=upload.id).alt_text == ""
+
+
+def test_another_users_upload_cannot_be_patched(client, user, other_user):
+    upload = make(user)
+    client.force_login(other_user)
+    assert patch(client, upload, {"alt_text": "Mine now"}).status_code == 404
+    assert Upload.objects.get(id=upload.id).alt_text == ""
+
+
+# --- filters ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def library(user, other_user):
+    now = timezone.now()
+    make(user, "harbour.jpg", caption="Boats at dawn", status="ready", original_format="jpeg")
+    make(user, "kite.png", alt_text="A red kite", status="failed", original_format="png")
+    make(user, "garden.jpg", status="ready", original_format="jpeg")
+    make(other_user, "harbour-bob.jpg", caption="Boats", status="ready")
+    Upload.objects.filter(original_name="garden.jpg").update(
+        created_at=now - datetime.timedelta(days=10)
+    )
+    return now
+
+
+def test_search_matches_caption_alt_text_and_file_name(alice_client, library):
+    assert names(alice_client.get("/api/uploads/?q=boats")) == ["harbour.jpg"]
+    assert names(alice_client.get("/api/uploads/?q=RED KITE")) == ["kite.png"]
+    assert names(alice_client.get("/api/uploads/?q=garden")) == ["garden.jpg"]
+    assert names(alice_client.get("/api/uploads/?q=nothing-like-it")) == []
+
+
+def test_status_format_and_dates_narrow_the_list(alice_client, library):
+    today = library.date().isoformat()
+    assert names(alice_client.get("/api/uploads/?status=failed")) == ["kite.png"]
+    assert names(alice_client.get("/api/uploads/?format=jpeg")) == ["harbour.jpg", "garden.jpg"]
+    # Newest first, as without a filter.
+    assert names(alice_client.get(f"/api/uploads/?since={today}")) == ["kite.png", "harbour.jpg"]
+    assert names(alice_client.get(f"/api/uploads/?until={today}")) == [
+        "kite.png",
+        "harbour.jpg",
+        "garden.jpg",
+    ]
+    # A date-time is a moment, not a day: garden.jpg, made ten days ago, is left out.
+    moment = urlencode({"since": (library - datetime.timedelta(days=1)).isoformat()})
+    assert names(alice_client.get(f"/api/uploads/?{moment}")) == ["kite.png", "harbour.jpg"]
+    old = (library - datetime.timedelta(days=5)).date().isoformat()
+    assert names(alice_client.get(f"/api/uploads/?until={old}")) == ["garden.jpg"]
+    assert names(alice_client.get(f"/api/uploads/?status=ready&since={old}")) == ["harbour.jpg"]
+    # Not failed and without alt text: the images shown with nothing for a screen reader.
+    assert names(alice_client.get("/api/uploads/?alt=missing")) == ["harbour.jpg", "garden.jpg"]
+
+
+def test_filters_stay_paginated(alice_client, library):
+    first = names(alice_client.get("/api/uploads/?format=jpeg&limit=1"))
+    second = names(alice_client.get("/api/uploads/?format=jpeg&limit=1&offset=1"))
+    assert first + second == ["harbour.jpg", "garden.jpg"]
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ("status=done", "Unknown status"),
+        ("format=bmp", "Unknown format"),
+        ("since=yesterday", "not a date"),
+        ("until=2026-02-30", "not a date"),
+        ("since=2026-05-02&until=2026-05-01", "after the end"),
+        ("alt=present", "alt=missing"),
+        ("q=" + "x" * 201, "at most 200"),
+    ],
+)
+def test_a_filter_that_makes_no_sense_is_a_400(alice_client, library, query, words):
+    response = alice_client.get(f"/api/uploads/?{query}")
+    assert response.status_code == 400
+    assert words in response.json()["error"]
+
+
+# --- bulk actions ----------------------------------------------------------------------------
+
+
+def test_bulk_delete_touches_only_the_owners_uploads_and_reports_each_id(
+    alice_client, user, other_user
+):
+    mine = [make(user, f"mine-{n}.jpg") for n in range(2)]
+    kept = make(user, "kept.jpg")
+    bobs = make(other_user, "bobs.jpg")
+    stranger = str(uuid.uuid4())
+    ids = [str(mine[0].id), str(bobs.id), stranger, "not-an-id", str(mine[1].id)]
+
+    response = bulk(alice_client, {"action": "delete", "ids": ids})
+    assert response.status_code == 200
+    assert response.json() == {
+        "action": "delete",
+        "results": [
+            {"id": str(mine[0].id), "outcome": "deleted"},
+            {"id": str(bobs.id), "outcome": "not_found"},
+            {"id": stranger, "outcome": "not_found"},
+            {"id": "not-an-id", "outcome": "not_found"},
+            {"id": str(mine[1].id), "outcome": "deleted"},
+        ],
+    }
+    assert set(Upload.objects.values_list("original_name", flat=True)) == {"kept.jpg", "bobs.jpg"}
+    assert kept.original.storage.exists(bobs.original.name)
+    assert not kept.original.storage.exists(mine[0].original.name)
+
+
+def test_bulk_retry_queues_the_failed_ones_only(alice_client, user, other_user):
+    failed = make(user, "failed.jpg", status="failed", error="Could not decode.")
+    ready = make(user, "ready.jpg", status="ready")
+    bobs_failed = make(other_user, "bobs.jpg", status="failed", error="Could not decode.")
+
+    response = bulk(
+        alice_client,
+        {"action": "retry", "ids": [str(failed.id), str(ready.id), str(bobs_failed.id)]},
+    )
+    assert response.status_code == 200
+    assert response.json()["results"] == [
+        {"id": str(failed.id), "outcome": "queued"},
+        {"id": str(ready.id), "outcome": "not_retryable", "status": "ready"},
+        {"id": str(bobs_failed.id), "outcome": "not_found"},
+    ]
+    statuses = dict(Upload.objects.values_list("original_name", "status"))
+    assert statuses == {"failed.jpg": "queued", "ready.jpg": "ready", "bobs.jpg": "failed"}
+    assert Upload.objects.get(id=failed.id).error == ""
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"action": "archive", "ids": ["x"]}, "Unknown action"),
+        ({"action": "delete", "ids": []}, "at least one"),
+        ({"action": "delete", "ids": "abc"}, "list"),
+        ({"action": "delete", "ids": [1, 2]}, "list"),
+        ({"action": "delete"}, "list"),
+        ({"action": "delete", "ids": [str(uuid.uuid4()) for _ in range(101)]}, "At most 100"),
+        ("[1]", "JSON object"),
+        ("nope", "JSON object"),
+    ],
+)
+def test_a_bulk_request_that_makes_no_sense_is_a_400_and_touches_nothing(
+    alice_client, user, body, words
+):
+    upload = make(user)
+    response = bulk(alice_client, body)
+    assert response.status_code == 400
+    assert words in response.json()["error"]
+    assert Upload.objects.filter(id=upload.id).exists()
+
+
+def test_bulk_needs_a_login_and_a_post(alice_client):
+    from django.test import Client
+
+    assert bulk(Client(), {"action": "delete", "ids": ["x"]}).status_code == 401
+    assert alice_client.get("/api/uploads/bulk/").status_code == 405
