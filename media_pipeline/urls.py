@@ -8,6 +8,7 @@ app_name = "media_pipeline"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("uploads/bulk/", views.bulk_page, name="bulk"),
     path("uploads/<uuid:upload_id>/", views.upload_page, name="upload"),
     path("uploads/<uuid:upload_id>/thumbnail", views.thumbnail, name="thumbnail"),
     path("media/<path:key>", views.stored_file, name="file"),

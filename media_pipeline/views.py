@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 
-from media_pipeline import imaging, selectors, services
+from media_pipeline import bulk, filters, imaging, selectors, services
 from media_pipeline.imaging.formats import FORMATS, accepted_labels
 from media_pipeline.models import Upload
 
@@ -83,9 +83,8 @@ def home(request: HttpRequest) -> HttpResponse:
                 messages.success(request, f"{services.clean_file_name(file.name)}: queued.")
         return redirect("media_pipeline:home")
 
-    page = Paginator(selectors.uploads_of(request.user), GALLERY_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    library = library_state(request)
+    page = Paginator(library["uploads"], GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
     uploads = [for_page(upload) for upload in page]
     return render(
         request,
@@ -98,6 +97,7 @@ def home(request: HttpRequest) -> HttpResponse:
             # Said as the server's refusal says it.
             "max_size": f"{settings.MEDIA_MAX_UPLOAD_BYTES / 1_048_576:.0f} MB",
             "accepted": accepted_labels(),
+            "library": library,
         },
     )
 
@@ -121,6 +121,8 @@ def upload_page(request: HttpRequest, upload_id) -> HttpResponse:
             else:
                 messages.success(request, f"{upload.original_name}: queued again.")
             return redirect(back_to(request, reverse("media_pipeline:upload", args=[upload.id])))
+        if action == "texts":
+            return save_texts(request, upload)
         services.update_caption(upload=upload, caption=request.POST.get("caption", ""))
         messages.success(request, f"Caption of {upload.original_name} saved.")
         return redirect(back_to(request, reverse("media_pipeline:upload", args=[upload.id])))
@@ -155,3 +157,59 @@ def stored_file(request: HttpRequest, key: str) -> FileResponse:
     response = FileResponse(handle)
     response["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+# --- the library: filters, texts and several uploads at once, without JavaScript too --------
+
+
+def library_state(request: HttpRequest) -> dict:
+    """The gallery's filter (from the query string), what it finds, and what to show of it."""
+    library_filter, problems = filters.parse_filter(request.GET)
+    return {
+        "filter": library_filter,
+        "problems": problems,
+        "query": library_filter.as_query(),
+        "uploads": selectors.library_of(request.user, library_filter),
+        "missing_alt": selectors.missing_alt_text_count(request.user),
+        "statuses": Upload.Status.choices,
+        "formats": [(name, known.label) for name, known in FORMATS.items()],
+    }
+
+
+def save_texts(request: HttpRequest, upload: Upload) -> HttpResponse:
+    """The alt text and description form of an upload's page."""
+    texts = {
+        name: request.POST[name] for name in ("alt_text", "description") if name in request.POST
+    }
+    try:
+        services.update_texts(upload=upload, texts=texts)
+    except services.TextTooLong as too_long:
+        messages.error(request, f"{upload.original_name}: {too_long} Nothing was changed.")
+    else:
+        messages.success(request, f"Alt text and description of {upload.original_name} saved.")
+    return redirect(back_to(request, reverse("media_pipeline:upload", args=[upload.id])))
+
+
+@login_required
+@require_http_methods(["POST"])
+def bulk_page(request: HttpRequest) -> HttpResponse:
+    """The gallery's "selected" buttons: delete or try again the ticked uploads."""
+    action = request.POST.get("action")
+    try:
+        results = bulk.bulk_action(
+            owner=request.user, action=action, ids=request.POST.getlist("ids")
+        )
+    except bulk.InvalidBulkRequest as invalid:
+        nothing_ticked = action in bulk.ACTIONS and not request.POST.getlist("ids")
+        messages.error(
+            request, "Tick at least one image first." if nothing_ticked else str(invalid)
+        )
+        return redirect(back_to(request, reverse("media_pipeline:home")))
+    done = sum(r["outcome"] in ("deleted", "queued") for r in results)
+    if action == "delete":
+        messages.success(request, f"{done} deleted.")
+    else:
+        messages.success(request, f"{done} queued again.")
+        if skipped := sum(r["outcome"] == "not_retryable" for r in results):
+            messages.info(request, f"{skipped} left alone: only a failed upload is tried again.")
+    return redirect(back_to(request, reverse("media_pipeline:home")))

@@ -123,7 +123,7 @@
     });
     node.append(el("img", {
       sizes: sizes, srcset: srcset(jpeg), src: smallest.url, width: smallest.width,
-      height: smallest.height, alt: upload.caption || upload.name, decoding: "async",
+      height: smallest.height, alt: upload.alt_text || upload.caption || "", decoding: "async",
     }));
     return node;
   }
@@ -212,6 +212,8 @@
     if (document.activeElement !== input) input.value = upload.caption || "";
     input.dataset.saved = input.value;
     tile.querySelector(".delete-form .visually-hidden").textContent = " " + upload.name;
+    // library.js fills in its own parts of the tile (selection, alt text).
+    tile.dispatchEvent(new CustomEvent("upload:tile", { bubbles: true, detail: upload }));
   }
 
   function addTile(upload) {
@@ -670,6 +672,9 @@
     });
     if (FINAL.indexOf(detail.dataset.state) < 0) watchDetail(detail);
   }
+
+  // For library.js: follow a tile its bulk "Try again" queued.
+  window.mediaGallery = { follow: watchTile };
 
   enhanceUploader();
   if (gallery) gallery.querySelectorAll(".tile").forEach(enhanceTile);

@@ -1,0 +1,340 @@
+"""The library in Chromium: alt text, search and filters, grid or list, bulk actions, copied
+links, a phone's screen, the keyboard and dark mode."""
+
+import datetime
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from media_pipeline import services
+from media_pipeline.models import Rendition, Upload
+from tests.e2e.browser import expect, log_in, screenshot, wait_for_images
+from tests.e2e.failures import READY_TIMEOUT, RENDITION_URL, damaged, png, repair, script_errors
+from tests.imagecorpus import photo_jpeg
+from tests.servers import wait_for
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.integration,
+    pytest.mark.django_db(transaction=True),
+]
+
+
+def made(owner, name: str, data: bytes, monkeypatch, **fields) -> Upload:
+    """Accepted and processed here, in the test's own process (no worker needed)."""
+    with monkeypatch.context() as held:
+        held.setattr(services, "publish_accepted", lambda upload_id: None)
+        upload = services.accept_upload(
+            owner=owner, file=SimpleUploadedFile(name, data, "image/png")
+        )
+    services.process_upload(upload_id=upload.id)
+    if fields:
+        Upload.objects.filter(id=upload.id).update(**fields)
+    return Upload.objects.get(id=upload.id)
+
+
+def ready(owner, name, monkeypatch, seed=1, **fields) -> Upload:
+    upload = made(owner, name, photo_jpeg(480, 320, seed=seed), monkeypatch, **fields)
+    assert upload.status == "ready"
+    return upload
+
+
+def tile(page, name: str):
+    return page.locator("#gallery .tile").filter(has_text=name)
+
+
+def gallery_names(page) -> list[str]:
+    return page.locator("#gallery .tile-name").all_inner_texts()
+
+
+def test_alt_text_edited_in_place_is_the_images_alt_and_clears_its_flag(
+    user, live_server, new_page, monkeypatch
+):
+    ready(user, "kite.jpg", monkeypatch, seed=1)
+    ready(user, "harbour.jpg", monkeypatch, seed=2, caption="Boats at dawn")
+    page = new_page()
+    log_in(page, live_server.url, "alice")
+    wait_for_images(page)
+
+    kite = tile(page, "kite.jpg")
+    # No alt text: the owner sees a mark and a count; the image says nothing rather than
+    # its file name, and the caption stands in where there is one.
+    expect(kite.locator(".alt-flag")).to_have_text("Needs alt text")
+    expect(kite.locator("img")).to_have_attribute("alt", "")
+    expect(tile(page, "harbour.jpg").locator("img")).to_have_attribute("alt", "Boats at dawn")
+    expect(page.locator(".alt-summary")).to_contain_text("2 need alt text")
+    screenshot(page, "library-alt-missing", full_page=True)
+
+    field = kite.get_by_label("Alt text of kite.jpg")
+    field.fill("A red kite above the dunes")
+    field.press("Enter")
+    expect(kite.locator(".alt-edit .form-note")).to_have_text("Saved")
+    expect(kite.locator("img")).to_have_attribute("alt", "A red kite above the dunes")
+    expect(kite.locator(".alt-flag")).to_be_hidden()
+    assert Upload.objects.get(original_name="kite.jpg").alt_text == "A red kite above the dunes"
+
+    # The filter shows what is left to describe.
+    page.get_by_label("Missing alt text").check()
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("#gallery .tile")).to_have_count(1)
+    assert gallery_names(page) == ["harbour.jpg"]
+
+    # The upload's page: alt text and description by keyboard, saved in place.
+    upload = Upload.objects.get(original_name="harbour.jpg")
+    page.goto(f"/uploads/{upload.id}/")
+    expect(page.locator("#upload-detail .alt-flag")).to_be_visible()
+    page.get_by_label("Alt text").focus()
+    page.keyboard.type("Three fishing boats tied up at a stone quay")
+    page.keyboard.press("Tab")
+    page.keyboard.type("Early morning, low tide.")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Save alt text and description")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator(".texts-edit .form-note")).to_have_text("Saved")
+    expect(page.locator(".detail-image img")).to_have_attribute(
+        "alt", "Three fishing boats tied up at a stone quay"
+    )
+    expect(page.locator("#upload-detail .alt-flag")).to_be_hidden()
+    page.reload()
+    expect(page.get_by_label("Description")).to_have_value("Early morning, low tide.")
+    expect(page.locator(".detail-image img")).to_have_attribute(
+        "alt", "Three fishing boats tied up at a stone quay"
+    )
+    upload.refresh_from_db()
+    assert (upload.caption, upload.description) == ("Boats at dawn", "Early morning, low tide.")
+    screenshot(page, "library-detail-texts", full_page=True)
+    assert new_page.errors == []
+
+
+def test_search_and_filters_narrow_the_gallery_with_and_without_javascript(
+    user, other_user, live_server, new_page, monkeypatch
+):
+    ready(user, "harbour.jpg", monkeypatch, seed=3, caption="Boats at dawn")
+    ready(user, "kite.jpg", monkeypatch, seed=4, alt_text="A red kite")
+    ready(
+        user,
+        "garden.jpg",
+        monkeypatch,
+        seed=5,
+        created_at=timezone.now() - datetime.timedelta(days=30),
+    )
+    made(user, "broken.png", damaged(png(200, 150, seed=6)), monkeypatch)
+    ready(other_user, "boats-of-bob.jpg", monkeypatch, seed=7, caption="Boats")
+
+    page = new_page()
+    log_in(page, live_server.url, "alice")
+    expect(page.locator("#gallery .tile")).to_have_count(4)
+    search = page.get_by_role("searchbox", name="Search")
+    search.fill("boats")
+    search.press("Enter")
+    page.wait_for_url("**/?q=boats**")
+    assert gallery_names(page) == ["harbour.jpg"]
+    expect(search).to_have_value("boats")
+
+    search.fill("KITE")
+    search.press("Enter")
+    page.wait_for_url("**/?q=KITE**")
+    assert gallery_names(page) == ["kite.jpg"]
+
+    search.fill("")
+    page.get_by_label("Status").select_option("failed")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_url("**status=failed**")
+    assert gallery_names(page) == ["broken.png"]
+
+    page.get_by_label("Status").select_option("")
+    page.get_by_label("Format").select_option("png")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_url("**format=png**")
+    assert gallery_names(page) == ["broken.png"]
+
+    since = (timezone.now() - datetime.timedelta(days=7)).date().isoformat()
+    page.goto(f"/?since={since}&format=jpeg")
+    assert sorted(gallery_names(page)) == ["harbour.jpg", "kite.jpg"]
+    expect(page.get_by_label("From", exact=True)).to_have_value(since)
+    page.goto("/?since=last-week")
+    expect(page.locator(".filter-problems")).to_contain_text("'last-week' is not a date")
+    page.goto("/?q=nothing-like-this")
+    expect(page.locator("#gallery-empty")).to_contain_text("No images match")
+    screenshot(page, "library-search-empty")
+    assert new_page.errors == []
+
+    plain = new_page(java_script_enabled=False)
+    log_in(plain, live_server.url, "alice")
+    plain.get_by_role("searchbox", name="Search").fill("garden")
+    plain.get_by_role("button", name="Search").click()
+    plain.wait_for_url("**/?q=garden**")
+    assert gallery_names(plain) == ["garden.jpg"]
+
+
+def test_grid_or_list_is_remembered(user, live_server, new_page, monkeypatch):
+    for seed, name in enumerate(("dunes.jpg", "cliffs.jpg", "bay.jpg")):
+        ready(user, name, monkeypatch, seed=10 + seed)
+    page = new_page()
+    log_in(page, live_server.url, "alice")
+    gallery = page.locator("#gallery")
+    grid = page.get_by_role("button", name="Grid", exact=True)
+    as_list = page.get_by_role("button", name="List", exact=True)
+    expect(grid).to_have_attribute("aria-pressed", "true")
+    expect(gallery).not_to_have_class("gallery is-list")
+    first, second = page.locator("#gallery .tile").nth(0), page.locator("#gallery .tile").nth(1)
+    # A grid: side by side.
+    assert first.bounding_box()["y"] == second.bounding_box()["y"]
+
+    as_list.click()
+    expect(as_list).to_have_attribute("aria-pressed", "true")
+    expect(gallery).to_have_class("gallery is-list")
+    # A list: one under the other, the full width.
+    assert first.bounding_box()["y"] < second.bounding_box()["y"]
+    wait_for_images(page)
+    screenshot(page, "library-list", full_page=True)
+
+    page.reload()
+    expect(page.get_by_role("button", name="List", exact=True)).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    expect(page.locator("#gallery")).to_have_class("gallery is-list")
+    assert new_page.errors == []
+
+
+def test_bulk_delete_by_keyboard_and_bulk_retry_of_failed_uploads(
+    celery_worker, user, other_user, live_server, new_page, monkeypatch
+):
+    good = png(320, 240, seed=21)
+    broken = [made(user, f"broken-{n}.png", damaged(good), monkeypatch) for n in (1, 2)]
+    assert [u.status for u in broken] == ["failed", "failed"]
+    keep = ready(user, "keep.jpg", monkeypatch, seed=22)
+    doomed = [ready(user, f"old-{n}.jpg", monkeypatch, seed=23 + n) for n in (1, 2)]
+    bobs = ready(other_user, "bobs.jpg", monkeypatch, seed=26)
+
+    page = new_page()
+    log_in(page, live_server.url, "alice")
+    delete = page.get_by_role("button", name="Delete selected")
+    expect(delete).to_be_disabled()
+
+    # The keyboard: from the view buttons, Tab reaches the first tile's checkbox; Space ticks it.
+    page.get_by_role("button", name="List", exact=True).focus()
+    page.keyboard.press("Tab")
+    newest = page.get_by_label("Select old-2.jpg")
+    expect(newest).to_be_focused()
+    page.keyboard.press("Space")
+    expect(newest).to_be_checked()
+    ring = newest.evaluate("b => getComputedStyle(b).boxShadow")
+    assert ring and ring != "none", ring
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")  # past the tile's name
+    expect(page.get_by_label("Caption of old-2.jpg")).to_be_focused()
+    page.get_by_label("Select old-1.jpg").focus()
+    page.keyboard.press("Space")
+    expect(page.locator("#bulk-count")).to_have_text("2 selected")
+    # Back to the bar (Shift+Tab) and its delete button.
+    for _ in range(12):
+        page.keyboard.press("Shift+Tab")
+        if delete.evaluate("b => b === document.activeElement"):
+            break
+    expect(delete).to_be_focused()
+    screenshot(page, "library-bulk-selected", full_page=True)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.keyboard.press("Enter")
+    expect(page.locator("#bulk-note")).to_have_text("2 deleted.")
+    expect(page.locator("#bulk-count")).to_have_text("0 selected")
+    expect(tile(page, "old-")).to_have_count(0)
+    assert not Upload.objects.filter(id__in=[u.id for u in doomed]).exists()
+    assert Upload.objects.filter(id__in=[keep.id, bobs.id]).count() == 2
+
+    # The failed two, repaired, are tried again at once; a ready one ticked is left alone.
+    for upload in broken:
+        repair(upload, good)
+    for name in ("broken-1.png", "broken-2.png", "keep.jpg"):
+        page.get_by_label(f"Select {name}").check()
+    page.get_by_role("button", name="Try selected again").click()
+    expect(page.locator("#bulk-note")).to_have_text(
+        "2 queued again. 1 left alone: only a failed upload is tried again."
+    )
+    for upload in broken:
+        t = tile(page, upload.original_name)
+        expect(t.locator(".pill")).to_have_text("Ready", timeout=READY_TIMEOUT)
+        expect(t.locator("img")).to_have_attribute("src", RENDITION_URL)
+        expect(t.locator(".retry-form")).to_be_hidden()
+    assert set(Upload.objects.filter(owner=user).values_list("status", flat=True)) == {"ready"}
+    wait_for(
+        lambda: (
+            Rendition.objects.filter(upload__in=broken).count()
+            == 2 * Rendition.objects.filter(upload=keep).count()
+        ),
+        what="one set of renditions each",
+    )
+    wait_for_images(page)
+    screenshot(page, "library-bulk-retried", full_page=True)
+    assert script_errors(new_page.errors) == []
+
+
+def test_a_renditions_url_is_copied_and_the_page_fits_a_phone(
+    user, live_server, new_page, monkeypatch
+):
+    upload = ready(user, "lighthouse.jpg", monkeypatch, seed=30, alt_text="A lighthouse")
+    page = new_page(
+        viewport={"width": 390, "height": 844},
+        permissions=["clipboard-read", "clipboard-write"],
+    )
+    log_in(page, live_server.url, "alice")
+    wait_for_images(page)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    screenshot(page, "library-phone-gallery", full_page=True)
+
+    page.goto(f"/uploads/{upload.id}/")
+    wait_for_images(page, ".detail-image img")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    rows = page.locator("table tbody tr")
+    expect(rows).to_have_count(Rendition.objects.filter(upload=upload).count())
+    # Readable: each rendition's name, format, size and button on the screen, none cut off.
+    cells = page.evaluate(
+        """() => [...document.querySelectorAll('table tbody td')].map(td => {
+            const box = td.getBoundingClientRect();
+            return [td.textContent.trim(), box.left, box.right, box.width];
+        })"""
+    )
+    assert all(left >= 0 and right <= 390 and width > 0 for _, left, right, width in cells), cells
+    first = Rendition.objects.filter(upload=upload).order_by("width", "format").first()
+    copy = rows.first.get_by_role("button", name=f"Copy URL of {first.name}")
+    expect(copy).to_have_count(1)
+    copy = rows.first.locator("button.copy-url")  # the same one, whatever it says
+    copy.scroll_into_view_if_needed()
+    box = copy.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+    screenshot(page, "library-phone-detail", full_page=True)
+
+    copy.click()
+    expect(copy).to_contain_text("Copied")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied == f"{live_server.url}/media/{first.file.name}"
+    screenshot(page, "library-copied")
+    assert new_page.errors == []
+
+
+def test_dark_mode_follows_the_system(user, live_server, new_page, monkeypatch):
+    upload = ready(user, "night.jpg", monkeypatch, seed=40)
+
+    def lightness(page, selector: str) -> float:
+        red, green, blue = page.evaluate(
+            """s => getComputedStyle(document.querySelector(s)).backgroundColor
+                .match(/\\d+/g).slice(0, 3).map(Number)""",
+            selector,
+        )
+        return (0.2126 * red + 0.7152 * green + 0.0722 * blue) / 255
+
+    dark = new_page(color_scheme="dark")
+    log_in(dark, live_server.url, "alice")
+    assert lightness(dark, "body") < 0.15
+    assert lightness(dark, ".tile") < 0.2
+    wait_for_images(dark)
+    screenshot(dark, "library-dark", full_page=True)
+    dark.goto(f"/uploads/{upload.id}/")
+    assert lightness(dark, ".card") < 0.2
+    screenshot(dark, "library-dark-detail", full_page=True)
+
+    light = new_page(color_scheme="light")
+    log_in(light, live_server.url, "alice")
+    assert lightness(light, "body") > 0.85
+    assert new_page.errors == []
