@@ -69,7 +69,7 @@ def test_alt_text_edited_in_place_is_the_images_alt_and_clears_its_flag(
     field = kite.get_by_label("Alt text of kite.jpg")
     field.fill("A red kite above the dunes")
     field.press("Enter")
-    expect(kite.locator(".alt-edit .form-note")).to_have_text("Saved")
+    expect(kite.locator(".alt-edit .text-note")).to_have_text("Saved")
     expect(kite.locator("img")).to_have_attribute("alt", "A red kite above the dunes")
     expect(kite.locator(".alt-flag")).to_be_hidden()
     assert Upload.objects.get(original_name="kite.jpg").alt_text == "A red kite above the dunes"
@@ -91,7 +91,7 @@ def test_alt_text_edited_in_place_is_the_images_alt_and_clears_its_flag(
     page.keyboard.press("Tab")
     expect(page.get_by_role("button", name="Save alt text and description")).to_be_focused()
     page.keyboard.press("Enter")
-    expect(page.locator(".texts-edit .form-note")).to_have_text("Saved")
+    expect(page.locator(".texts-edit .text-note")).to_have_text("Saved")
     expect(page.locator(".detail-image img")).to_have_attribute(
         "alt", "Three fishing boats tied up at a stone quay"
     )

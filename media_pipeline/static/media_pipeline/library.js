@@ -58,7 +58,7 @@
   }
 
   function showNote(form, text, kind) {
-    var note = form.querySelector(".form-note");
+    var note = form.querySelector(".text-note");
     if (!note) return;
     note.textContent = text;
     note.dataset.kind = kind || "";
