@@ -103,3 +103,14 @@ def test_the_bulk_form_deletes_or_retries_the_ticked_uploads_of_their_owner(
     response = alice_client.post("/uploads/bulk/", {"action": "delete"}, follow=True)
     assert "Tick at least one image first." in response.content.decode()
     assert Upload.objects.count() == 2
+
+
+def test_the_ready_emails_thumbnail_says_the_alt_text(user, django_capture_on_commit_callbacks):
+    from mailer.models import OutgoingEmail
+    from media_pipeline import services
+
+    upload = make_upload(user, "kite.jpg")
+    Upload.objects.filter(id=upload.id).update(caption="Kite", alt_text="A red kite over dunes")
+    services.notify_owner(upload_id=upload.id, kind="upload_ready")
+    # A link's image: its alt text names the link, so it falls back as far as the file name.
+    assert 'alt="A red kite over dunes"' in OutgoingEmail.objects.get().body_html
