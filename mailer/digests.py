@@ -1,11 +1,16 @@
-"""Digests: one message per owner for the uploads that finished within a window.
+"""Digests: one message per owner for a batch of uploads, however many it holds.
+
+A batch is the outcomes that follow each other less than MAILER_DIGEST_WINDOW_SECONDS
+apart: each outcome moves the digest's send time to a window after it (never past
+MAILER_DIGEST_MAX_WAIT_SECONDS after the first, so a steady stream still gets mail). So a
+200-photo batch is one message even when its processing takes longer than the window.
 
 The first outcome opens the owner's digest (a row) in the transaction that finished the
-upload and, on commit, publishes a task to close it when the window ends; every outcome
-until then joins it. Closing locks the row, queues one message with every outcome it holds
-and marks it closed, in one transaction: a closer that dies rolls back and is redelivered
-(or the beat sweep closes the digest), and a second closer finds it closed. So no outcome
-is lost and none is mailed twice.
+upload and, on commit, publishes a task to close it a window later; a closer that finds
+the send time moved on publishes itself again for then. Closing locks the row, queues one
+message with every outcome it holds and marks it closed, in one transaction: a closer that
+dies rolls back and is redelivered (or the beat sweep closes the digest), and a second
+closer finds it closed. So no outcome is lost and none is mailed twice.
 """
 
 import logging
@@ -36,7 +41,13 @@ def add(*, user, upload, kind: str) -> Digest:
     caller's transaction. The digest row stays locked until that transaction ends, so a
     closer waits for this outcome rather than mailing without it."""
     digest = open_digest(user)
-    DigestItem.objects.get_or_create(upload=upload, kind=kind, defaults={"digest": digest})
+    _, added = DigestItem.objects.get_or_create(
+        upload=upload, kind=kind, defaults={"digest": digest}
+    )
+    if added:
+        latest = digest.opened_at + timedelta(seconds=settings.MAILER_DIGEST_MAX_WAIT_SECONDS)
+        digest.send_after = min(timezone.now() + window(), latest)
+        digest.save(update_fields=["send_after"])
     return digest
 
 

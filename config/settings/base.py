@@ -209,9 +209,10 @@ MAILER_RETRY_BACKOFF_SECONDS = env.float("MAILER_RETRY_BACKOFF_SECONDS", default
 # Send rate of each email worker (all its processes together), in Celery's notation
 # ("10/s", "600/m"): providers throttle senders. Empty: no limit.
 MAILER_RATE_LIMIT = env("MAILER_RATE_LIMIT", default="") or None
-# Upload notifications chosen as a digest: one message per owner for the uploads that
-# finished within this many seconds of the first.
+# Upload notifications chosen as a digest: one message per owner for a batch, the uploads
+# that finished less than this many seconds apart; sent at most this long after the first.
 MAILER_DIGEST_WINDOW_SECONDS = env.float("MAILER_DIGEST_WINDOW_SECONDS", default=300.0)
+MAILER_DIGEST_MAX_WAIT_SECONDS = env.float("MAILER_DIGEST_MAX_WAIT_SECONDS", default=1800.0)
 # A sign-up's address confirmation link: how long it works, and at most one message per
 # address this often however often "send again" is pressed.
 ACCOUNTS_CONFIRM_MAX_AGE = env.int("ACCOUNTS_CONFIRM_MAX_AGE", default=3 * 24 * 3600)
