@@ -117,6 +117,10 @@ class Suppression(models.Model):
         self.address = self.address.strip().lower()
         super().save(*args, **kwargs)
 
+    def clean(self):
+        # Before the uniqueness check: "Bob@X" is the entry "bob@x" already there.
+        self.address = self.address.strip().lower()
+
 
 class Digest(models.Model):
     """A batch of upload outcomes for one owner, mailed as one message when its window
