@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import PasswordResetForm, UserCreationForm
 
 from accounts.models import EmailPreferences
+from accounts.services import is_verified
 from mailer.redaction import MASK
 from mailer.services import queue_email
 
@@ -45,8 +46,6 @@ class OutboxPasswordResetForm(PasswordResetForm):
     def get_users(self, email):
         """Only accounts whose address is confirmed: an unconfirmed address gets nothing
         but its confirmation link."""
-        from accounts.services import is_verified
-
         return (user for user in super().get_users(email) if is_verified(user))
 
 

@@ -3,6 +3,7 @@
 import time
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core import signing
 from django.db import transaction
@@ -70,8 +71,6 @@ def send_confirmation(*, user: AbstractBaseUser):
 
 def confirm_email(*, token: str) -> AbstractBaseUser:
     """Mark the address in a confirmation link as confirmed; InvalidConfirmation if not."""
-    from django.contrib.auth import get_user_model
-
     try:
         data = signing.loads(token, salt=CONFIRM_SALT, max_age=settings.ACCOUNTS_CONFIRM_MAX_AGE)
     except signing.SignatureExpired as error:
