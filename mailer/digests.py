@@ -25,6 +25,7 @@ from mailer import unsubscribe
 from mailer.models import Digest, DigestItem
 from mailer.recipients import skip_reason
 from mailer.services import queue_email
+from ops import counters
 
 log = logging.getLogger(__name__)
 KIND = "upload_digest"
@@ -99,6 +100,7 @@ def close(*, digest_id: int, now=None) -> float:
         reason = skip_reason(user, preferences_for(user), KIND) if items else "empty"
         if reason:
             digest.skipped_reason = reason
+            counters.increment("notifications_skipped", {"kind": KIND, "reason": reason})
         else:
             link = unsubscribe.url_for(user)
             digest.email = queue_email(

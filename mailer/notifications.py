@@ -1,5 +1,7 @@
 """Who is told what about a finished upload: at once, in a digest, or not at all (and why)."""
 
+from django.db import transaction
+
 from accounts.models import EmailPreferences
 from accounts.services import preferences_for
 from core.statelog import log as state_log
@@ -15,7 +17,9 @@ Notifications = EmailPreferences.Notifications
 def record_skip(*, upload_id, kind: str, reason: str) -> None:
     """The recorded reason a notification was not queued: a counter and a state line."""
     counters.increment("notifications_skipped", {"kind": kind, "reason": reason})
-    state_log.info(logfmt(upload=upload_id, notification=kind, skipped=reason))
+    transaction.on_commit(
+        lambda: state_log.info(logfmt(upload=upload_id, notification=kind, skipped=reason))
+    )
 
 
 def upload_finished(*, upload, kind: str, context: dict) -> None:
