@@ -44,7 +44,7 @@ def email_settings(request):
         )
         messages.success(request, "Your email settings are saved.")
         return redirect("email_settings")
-    suppressed = suppression.blocking_reason(request.user.email, "upload_ready")
+    suppressed = suppression.entry_for(request.user.email)
     return render(
         request,
         "registration/email_settings.html",

@@ -22,9 +22,13 @@ def normalise(address: str) -> str:
     return address.strip().lower()
 
 
+def entry_for(address: str) -> Suppression | None:
+    return Suppression.objects.filter(address=normalise(address)).first() if address else None
+
+
 def blocking_reason(address: str, kind: str) -> str:
     """Why a message of `kind` must not go to `address`, or "" when it may."""
-    entry = Suppression.objects.filter(address=normalise(address)).first()
+    entry = entry_for(address)
     if entry is None:
         return ""
     if entry.reason == Reason.UNSUBSCRIBED and kind not in NOTIFICATION_KINDS:

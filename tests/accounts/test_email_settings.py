@@ -175,3 +175,14 @@ def test_every_upload_is_mailed_at_once_with_the_unsubscribe_headers(user):
     assert link in email.body_text and link in email.body_html
     assert email.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert email.dedupe_key == f"upload_ready:{upload.id}"
+
+
+def test_the_settings_page_says_why_the_address_gets_nothing(alice_client, user):
+    from mailer import suppression
+
+    suppression.suppress(user.email, reason="unsubscribed")
+    page = alice_client.get("/accounts/email/").content.decode()
+    assert "You unsubscribed this address" in page
+    suppression.suppress(user.email, reason="bounced", detail="550 5.1.1 No such user")
+    page = alice_client.get("/accounts/email/").content.decode()
+    assert "cannot be delivered (550 5.1.1 No such user)" in page
