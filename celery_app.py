@@ -52,6 +52,8 @@ ROUTES = {
     "mailer.tasks.send_email": "email",
     "media_pipeline.tasks.sweep_stale_uploads": "default",
     "mailer.tasks.sweep_stale_emails": "default",
+    "mailer.digest_tasks.close_digest": "email",
+    "mailer.digest_tasks.close_due_digests": "default",
     "ops.tasks.report_queue_age": "default",
 }
 app.conf.task_routes = {

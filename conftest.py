@@ -51,9 +51,15 @@ def require_services():
 
 @pytest.fixture
 def user(django_user_model):
-    return django_user_model.objects.create_user(
+    """Alice, with a confirmed address, told of every upload as it finishes (one email per
+    upload and outcome, which many tests count; the default is a digest)."""
+    from accounts.models import EmailPreferences
+
+    alice = django_user_model.objects.create_user(
         username="alice", email="alice@example.com", password="correct-horse-battery"
     )
+    EmailPreferences.objects.create(user=alice, notifications="every", verified_email=alice.email)
+    return alice
 
 
 @pytest.fixture

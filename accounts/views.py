@@ -3,6 +3,7 @@
 from django.contrib.auth import login
 from django.shortcuts import redirect, render
 
+from accounts import services
 from accounts.forms import SignUpForm
 
 
@@ -11,7 +12,7 @@ def signup(request):
         return redirect("media_pipeline:home")
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = form.save()
+        user = services.sign_up(form=form)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("media_pipeline:home")
     return render(request, "registration/signup.html", {"form": form})

@@ -1,10 +1,22 @@
 """Admin: the outbox by status and kind, each message as it was rendered, and resending."""
 
 from django.contrib import admin, messages
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 from django.utils.html import format_html
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from mailer import selectors, services
-from mailer.models import DeliveryAttempt, OutgoingEmail
+from mailer.models import DeliveryAttempt, Digest, OutgoingEmail, Suppression
+
+# The policy of a message's HTML part shown on its own: its inline styles and images as a
+# mail client shows them, no scripts, forms or plugins, in a sandbox with an origin of its
+# own, framed only by the admin page.
+PREVIEW_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src * data:; "
+    "frame-ancestors 'self'; sandbox"
+)
 
 
 class DeliveryAttemptInline(admin.TabularInline):
@@ -16,6 +28,11 @@ class DeliveryAttemptInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None):
         return False
+
+
+ONE_TIME_LINK_NOTE = (
+    "a password-reset or confirmation link (never sent twice: the owner asks for a new one)"
+)
 
 
 @admin.register(OutgoingEmail)
@@ -69,13 +86,33 @@ class OutgoingEmailAdmin(admin.ModelAdmin):
     def html_part(self, obj: OutgoingEmail):
         if not obj.body_html:
             return "—"
-        # A sandboxed frame: the message's markup renders apart from the admin page, with
-        # no scripts, forms or access to the admin's origin; format_html escapes srcdoc.
+        # A frame loading the part from its own address (html_preview), not a srcdoc: a
+        # srcdoc document takes the admin page's policy, which blocks every inline style
+        # and image the message has, so the message did not show as it was sent.
+        url = reverse("admin:mailer_outgoingemail_html", args=[obj.pk])
         return format_html(
             '<iframe class="mailer-html" sandbox="" referrerpolicy="no-referrer" '
-            'title="HTML part" srcdoc="{}"></iframe>',
-            obj.body_html,
+            'title="HTML part" src="{}"></iframe>',
+            url,
         )
+
+    def get_urls(self):
+        preview = self.admin_site.admin_view(xframe_options_sameorigin(self.html_preview))
+        return [
+            path("<int:object_id>/html/", preview, name="mailer_outgoingemail_html"),
+            *super().get_urls(),
+        ]
+
+    def html_preview(self, request, object_id: int):
+        """The stored HTML part (secret links masked), under a policy of its own."""
+        email = get_object_or_404(OutgoingEmail, pk=object_id)
+        if not self.has_view_permission(request, email):
+            return HttpResponse(status=403)
+        response = HttpResponse(email.body_html, content_type="text/html; charset=utf-8")
+        # Set here, the middleware leaves it as it is.
+        response["Content-Security-Policy"] = PREVIEW_POLICY
+        response["Referrer-Policy"] = "no-referrer"
+        return response
 
     @admin.display(description="server's last reply")
     def last_reply(self, obj: OutgoingEmail) -> str:
@@ -89,7 +126,7 @@ class OutgoingEmailAdmin(admin.ModelAdmin):
         retried = services.resend(email_ids=ids)
         text = f"{retried} failed message(s) queued again, each with its Message-ID."
         if skipped := queryset.count() - retried:
-            text += f" {skipped} left alone: not failed."
+            text += f" {skipped} left alone: not failed, or {ONE_TIME_LINK_NOTE}."
         self.message_user(request, text, messages.SUCCESS if retried else messages.WARNING)
 
     @admin.action(description="Resend selected messages (same Message-ID)", permissions=["change"])
@@ -98,7 +135,7 @@ class OutgoingEmailAdmin(admin.ModelAdmin):
         resent = services.resend(email_ids=ids)
         text = f"{resent} message(s) queued again, each with its Message-ID."
         if skipped := len(ids) - resent:
-            text += f" {skipped} left alone: queued or sending already."
+            text += f" {skipped} left alone: queued or sending already, or {ONE_TIME_LINK_NOTE}."
         self.message_user(request, text, messages.SUCCESS if resent else messages.WARNING)
 
     def changelist_view(self, request, extra_context=None):
@@ -120,3 +157,32 @@ class OutgoingEmailAdmin(admin.ModelAdmin):
             "show_save_and_add_another": False,
         }
         return super().change_view(request, object_id, form_url, extra_context=extra_context)
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(admin.ModelAdmin):
+    """Addresses that get no more mail (bounced, manual) or no notifications (unsubscribed).
+    Deleting an entry lets mail go to the address again."""
+
+    list_display = ("address", "reason", "detail", "updated_at")
+    list_filter = ("reason",)
+    search_fields = ("address", "detail")
+    fields = ("address", "reason", "detail", "created_at", "updated_at")
+    readonly_fields = ("created_at", "updated_at")
+
+
+@admin.register(Digest)
+class DigestAdmin(admin.ModelAdmin):
+    """Batches of upload outcomes, each mailed as one message when its window closed."""
+
+    list_display = ("id", "user", "opened_at", "send_after", "closed_at", "email", "skipped_reason")
+    list_filter = ("closed_at",)
+    search_fields = ("user__username", "user__email")
+    readonly_fields = ("user", "opened_at", "send_after", "closed_at", "email", "skipped_reason")
+    fields = readonly_fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -14,14 +14,18 @@ from django.utils import timezone
 from core.statelog import state_changed
 from core.sweeping import republish, sweep
 from core.termination import termination_deferred
+from mailer import suppression
 from mailer.connections import default_mailer
 from mailer.errors import PermanentDeliveryError, TemporaryDeliveryError, classify, failure_kind
 from mailer.models import DeliveryAttempt, OutgoingEmail
+from mailer.redaction import unmask
 from ops import broker, counters
 
 log = logging.getLogger(__name__)
 Status = OutgoingEmail.Status
 Outcome = DeliveryAttempt.Outcome
+# Messages carrying a one-time link: stored masked, never resent.
+SECRET_LINK_KINDS = ("password_reset", "confirm_email")
 
 
 def render_message(*, kind: str, context: dict) -> tuple[str, str, str]:
@@ -35,11 +39,19 @@ def render_message(*, kind: str, context: dict) -> tuple[str, str, str]:
 
 
 def queue_email(
-    *, kind: str, to: str, context: dict, dedupe_key: str | None = None
+    *,
+    kind: str,
+    to: str,
+    context: dict,
+    dedupe_key: str | None = None,
+    headers: dict[str, str] | None = None,
+    secret: str = "",
 ) -> OutgoingEmail:
     """Write the rendered message as a row in the caller's transaction; publish on commit.
 
     With a dedupe_key the same event queues at most one message, however often it runs.
+    `secret` is what the templates show as redaction.MASK (a link's token): the row keeps
+    the parts masked, and the message gets the secret back only when it is built.
     """
     subject, body_text, body_html = render_message(kind=kind, context=context)
     domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip(" >") or None
@@ -53,6 +65,8 @@ def queue_email(
                 body_html=body_html,
                 message_id=make_msgid(domain=domain),
                 dedupe_key=dedupe_key,
+                headers=headers or {},
+                secret=secret,
             )
     except IntegrityError:
         if dedupe_key is None:
@@ -126,13 +140,13 @@ def build_message(email: OutgoingEmail) -> EmailMultiAlternatives:
     """The message as it goes out: stored subject and parts, fixed Message-ID."""
     message = EmailMultiAlternatives(
         subject=email.subject,
-        body=email.body_text,
+        body=unmask(email.body_text, email.secret),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[email.to],
-        headers={"Message-ID": email.message_id},
+        headers={"Message-ID": email.message_id, **email.headers},
     )
     if email.body_html:
-        message.attach_alternative(email.body_html, "text/html")
+        message.attach_alternative(unmask(email.body_html, email.secret), "text/html")
     return message
 
 
@@ -162,6 +176,8 @@ def send_email(
         log.info("Email %s is not claimable (already sent, or another worker has it)", email_id)
         return None
     email = OutgoingEmail.objects.get(id=email_id)
+    if reason := suppression.blocking_reason(email.to, email.kind):
+        return mark_failed(email_id=email_id, reason=reason)
     # A stop between the server's "250" and our record of it would send the message twice.
     with termination_deferred():
         try:
@@ -180,6 +196,7 @@ def settle_failure(email: OutgoingEmail, error: Exception, *, max_attempts: int)
     kind = failure_kind(error)
     if isinstance(outcome, PermanentDeliveryError):
         record_attempt(email, outcome=Outcome.PERMANENT, detail=str(outcome), reason=kind)
+        suppression.note_failure(email.to, error)
         return mark_failed(email_id=email_id, reason=str(outcome))
     record_attempt(email, outcome=Outcome.TEMPORARY, detail=str(outcome), reason=kind)
     if email.attempts >= max_attempts:
@@ -203,8 +220,9 @@ def mark_sent(email: OutgoingEmail, reply: str) -> None:
         reply,
         "",
     )
+    # A sent link's secret is not kept: the row can never send it again.
     OutgoingEmail.objects.filter(id=email.id).update(
-        status=email.status, sent_at=email.sent_at, server_reply=reply, last_error=""
+        status=email.status, sent_at=email.sent_at, server_reply=reply, last_error="", secret=""
     )
     record_attempt(email, outcome=Outcome.SENT, detail=reply)
     state_changed("email", email.id, Status.SENT, reply=reply)
@@ -237,12 +255,15 @@ def resend(*, email_ids: Iterable[int]) -> int:
 
     The rows go back to `queued` with a fresh attempt budget (their attempt history
     stays) and are published on commit, through the workers like any message. Rows
-    `queued` or `sending` are on their way already and are left alone. Returns how many.
+    `queued` or `sending` are on their way already and are left alone, and so are
+    password-reset and confirmation messages: their link is the owner's to ask for again,
+    never an operator's to send twice. Returns how many.
     """
     with transaction.atomic():
         ids = list(
             OutgoingEmail.objects.select_for_update()
             .filter(id__in=list(email_ids), status__in=[Status.SENT, Status.FAILED])
+            .exclude(kind__in=SECRET_LINK_KINDS)
             .values_list("id", flat=True)
         )
         OutgoingEmail.objects.filter(id__in=ids).update(

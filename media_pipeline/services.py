@@ -14,7 +14,7 @@ from django.utils import timezone
 from core.background import in_background
 from core.statelog import state_changed
 from core.sweeping import sweep
-from mailer.services import queue_email
+from mailer import notifications
 from media_pipeline import imaging
 from media_pipeline.models import Rendition, Upload, rendition_key
 from ops import broker, counters
@@ -313,15 +313,13 @@ def retry_uploads(*, upload_ids, by: str) -> list:
 
 
 def notify_owner(*, upload_id, kind: str) -> None:
-    """Queue the email for this outcome; once per upload and kind, however often it runs."""
+    """Tell the owner of this outcome as they chose (at once, in a digest, or not at all);
+    once per upload and kind, however often it runs."""
     upload = Upload.objects.select_related("owner").get(id=upload_id)
-    if not upload.owner.email:
-        log.info("Upload %s: owner has no email address; nothing to send", upload_id)
-        return
     thumb = upload.renditions.filter(name=rendition_specs()[0].name, format="jpeg").first()
-    queue_email(
+    notifications.upload_finished(
+        upload=upload,
         kind=kind,
-        to=upload.owner.email,
         context={
             "upload": upload,
             "user": upload.owner,
@@ -329,7 +327,6 @@ def notify_owner(*, upload_id, kind: str) -> None:
             "page_url": f"{settings.SITE_URL}/uploads/{upload.id}/",
             "thumbnail_url": f"{settings.SITE_URL}/uploads/{upload.id}/thumbnail" if thumb else "",
         },
-        dedupe_key=f"{kind}:{upload.id}",
     )
 
 

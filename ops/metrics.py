@@ -109,6 +109,12 @@ class ServiceCollector:
             "abandoned by a dead worker, lost by the broker).",
             ("kind", "reason"),
         )  # fmt: skip
+        yield _counter_family(
+            values, "notifications_skipped",
+            "Upload notifications not queued, by kind and why (unverified address, opted "
+            "out, suppressed, no address).",
+            ("kind", "reason"),
+        )  # fmt: skip
 
     def _broker_families(self):
         stats = broker.queue_stats()

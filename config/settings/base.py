@@ -209,6 +209,14 @@ MAILER_RETRY_BACKOFF_SECONDS = env.float("MAILER_RETRY_BACKOFF_SECONDS", default
 # Send rate of each email worker (all its processes together), in Celery's notation
 # ("10/s", "600/m"): providers throttle senders. Empty: no limit.
 MAILER_RATE_LIMIT = env("MAILER_RATE_LIMIT", default="") or None
+# Upload notifications chosen as a digest: one message per owner for a batch, the uploads
+# that finished less than this many seconds apart; sent at most this long after the first.
+MAILER_DIGEST_WINDOW_SECONDS = env.float("MAILER_DIGEST_WINDOW_SECONDS", default=300.0)
+MAILER_DIGEST_MAX_WAIT_SECONDS = env.float("MAILER_DIGEST_MAX_WAIT_SECONDS", default=1800.0)
+# A sign-up's address confirmation link: how long it works, and at most one message per
+# address this often however often "send again" is pressed.
+ACCOUNTS_CONFIRM_MAX_AGE = env.int("ACCOUNTS_CONFIRM_MAX_AGE", default=3 * 24 * 3600)
+ACCOUNTS_CONFIRM_THROTTLE_SECONDS = env.int("ACCOUNTS_CONFIRM_THROTTLE_SECONDS", default=600)
 
 # CELERY
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
@@ -281,6 +289,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "sweep-stale-emails": {
         "task": "mailer.tasks.sweep_stale_emails",
+        "schedule": SWEEP_INTERVAL_SECONDS,
+        "options": {"expires": SWEEP_INTERVAL_SECONDS},
+    },
+    "close-due-digests": {
+        "task": "mailer.digest_tasks.close_due_digests",
         "schedule": SWEEP_INTERVAL_SECONDS,
         "options": {"expires": SWEEP_INTERVAL_SECONDS},
     },

@@ -37,6 +37,8 @@ def embedded_env(var_dir: Path, port: int, flower_port: int) -> dict:
         PORT=str(port),
         FLOWER_PORT=str(flower_port),
         FLOWER_BASIC_AUTH="demo:demo-pass-123",
+        # The demo user gets the default digest: sent a second after its one upload.
+        MAILER_DIGEST_WINDOW_SECONDS="1",
         PYTHONUNBUFFERED="1",
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}",
     )

@@ -60,10 +60,9 @@ def test_message_page_shows_both_parts_safely(admin_client):
         "Caption: &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &quot;quotes&quot;"
         in page
     )
-    # The HTML part, inside a sandboxed frame whose srcdoc holds it escaped once more:
-    # the frame renders the message's own (already escaped) markup, never runs it.
-    assert '<iframe class="mailer-html" sandbox=""' in page
-    assert "&lt;p&gt;Caption: &amp;lt;script&amp;gt;" in page
+    # The HTML part, in a sandboxed frame loading it from its own address.
+    assert '<iframe class="mailer-html" sandbox="" referrerpolicy="no-referrer"' in page
+    assert f'src="{CHANGELIST}{email.id}/html/"' in page
     assert email.message_id.replace("<", "&lt;").replace(">", "&gt;") in page
     assert 'name="_save"' not in page  # read-only: nothing to save
 
@@ -100,3 +99,20 @@ def test_staff_without_permission_cannot_resend(client, django_user_model):
     )
     assert response.status_code == 403
     assert OutgoingEmail.objects.get(id=email.id).status == "failed"
+
+
+def test_html_preview_is_the_stored_part_under_a_sandboxing_policy(admin_client, client):
+    email = make("sent", caption='<script>alert("x")</script>')
+    response = admin_client.get(f"{CHANGELIST}{email.id}/html/")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/html; charset=utf-8"
+    assert response.content.decode() == email.body_html
+    assert "<p>Caption: &lt;script&gt;alert" in email.body_html  # escaped when rendered
+    policy = response["Content-Security-Policy"]
+    # The message's inline styles apply (the admin's policy blocked them); no script runs.
+    assert "style-src 'unsafe-inline'" in policy and "script-src" not in policy
+    assert "default-src 'none'" in policy and policy.endswith("sandbox")
+    assert "frame-ancestors 'self'" in policy and response["X-Frame-Options"] == "SAMEORIGIN"
+    # Only for the admin's staff.
+    anonymous = client.get(f"{CHANGELIST}{email.id}/html/")
+    assert anonymous.status_code == 302 and "/admin/login/" in anonymous["Location"]

@@ -249,3 +249,13 @@ def test_dashboard_shows_the_same_numbers_as_metrics(admin_client, metrics_on, u
     assert '<tr data-queue="media">' in html
     # The admin's index links to it.
     assert "/admin/dashboard/" in admin_client.get("/admin/").content.decode()
+
+
+def test_skipped_notifications_are_served_with_their_reason(client, metrics_on):
+    counters.increment("notifications_skipped", {"kind": "upload_ready", "reason": "unverified"})
+    values = samples(scrape(client, Authorization=f"Bearer {TOKEN}"))
+    key = (
+        "media_service_notifications_skipped_total",
+        (("kind", "upload_ready"), ("reason", "unverified")),
+    )
+    assert values[key] == 1
