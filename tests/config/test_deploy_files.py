@@ -352,7 +352,8 @@ def stop_group(process: subprocess.Popen) -> None:
 
 
 def _get(requests, url):
+    # The first request loads the app in a gunicorn process: on a busy machine, seconds.
     try:
-        return requests.get(url, timeout=2)
-    except requests.ConnectionError:
+        return requests.get(url, timeout=10)
+    except requests.RequestException:
         return None
