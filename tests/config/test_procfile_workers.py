@@ -1,20 +1,40 @@
-"""The workers of both Procfiles, started as written, consume the queues the web publishes to.
+"""`manage.py worker`, the one way workers start, and both Procfiles' worker lines, started
+as written: they consume the queues the web publishes to.
 
 Each test run has its own queue namespace (CELERY_QUEUE_NAMESPACE, as deployments sharing
 one broker do), so a worker started on the bare queue names would never see the upload.
 """
 
+import os
 import subprocess
 
 import pytest
+from django.core.management import call_command
 
 from tests.config.test_deploy_files import ROOT, heroku_env, procfile, stop_group
 from tests.factories import image_file, jpeg_bytes
 from tests.servers import free_port, wait_for
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+def test_manage_py_worker_runs_celery_on_the_namespaced_queues_with_a_cold_stop(monkeypatch):
+    from celery_app import worker_command
+
+    started = []
+    monkeypatch.setattr(
+        os, "execv", lambda path, argv: started.append((argv, os.environ["REMAP_SIGTERM"]))
+    )
+    monkeypatch.setenv("REMAP_SIGTERM", "unset below; restored after the test")
+    monkeypatch.delenv("REMAP_SIGTERM")
+    call_command("worker", "email", "default", concurrency=2)
+    assert started == [(worker_command(["email", "default"], concurrency=2), "SIGQUIT")]
+
+    monkeypatch.setenv("REMAP_SIGTERM", "SIGTERM")  # the environment's choice wins
+    call_command("worker", "media")
+    assert started[-1] == (worker_command(["media"]), "SIGTERM")
 
 
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("name", ["Procfile.local", "Procfile"])
 def test_procfile_workers_process_an_upload_in_a_queue_namespace(
     name, worker_env, purged_queues, alice_client, inbox, tmp_path
