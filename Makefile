@@ -27,11 +27,13 @@ $(STAMP):
 
 install: $(STAMP)
 
+# Every process of Procfile.local under honcho (scripts/run-local): one Ctrl-C stops them
+# all and exits 0.
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py ensure_demo_user
 	@echo "Flower: http://127.0.0.1:$(FLOWER_PORT)/ (login $(FLOWER_BASIC_AUTH))"
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" exec $(VENV)/bin/honcho -f Procfile.local start -p $(PORT)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" exec $(PY) scripts/run-local -p $(PORT)
 
 test: install
 	scripts/test

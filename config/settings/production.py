@@ -62,3 +62,7 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+# Preloading HSTS into browsers is a lasting promise of HTTPS for every subdomain: opt in
+# with DJANGO_SECURE_HSTS_PRELOAD=true once DJANGO_SECURE_HSTS_SECONDS is a year or more.
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]

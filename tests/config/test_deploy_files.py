@@ -3,6 +3,7 @@
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +17,9 @@ from tests.servers import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+OVERRIDE = yaml.safe_load((ROOT / "docker-compose.override.yml").read_text())
 EXPECTED_SERVICES = {
+    "migrate",
     "web",
     "worker-media",
     "worker-email",
@@ -25,7 +28,14 @@ EXPECTED_SERVICES = {
     "rabbitmq",
     "postgres",
 }
-APP_SERVICES = {"web", "worker-media", "worker-email", "beat", "flower"}
+APP_SERVICES = {"migrate", "web", "worker-media", "worker-email", "beat", "flower"}
+# What compose needs from the environment (or .env) before it starts anything.
+REQUIRED_VARIABLES = {
+    "DJANGO_SECRET_KEY": "x" * 50,
+    "POSTGRES_PASSWORD": "pg-pass",
+    "RABBITMQ_PASSWORD": "mq-pass",
+    "FLOWER_BASIC_AUTH": "ops:flower-pass",
+}
 
 
 def procfile(name: str) -> dict[str, str]:
@@ -40,7 +50,7 @@ def procfile(name: str) -> dict[str, str]:
 def test_compose_has_every_service_with_health_checks_and_volumes():
     services = COMPOSE["services"]
     assert set(services) == EXPECTED_SERVICES
-    for name in ("web", "rabbitmq", "postgres", "flower", "worker-media", "worker-email"):
+    for name in EXPECTED_SERVICES - {"migrate"}:
         assert "healthcheck" in services[name], name
     assert "management" in services["rabbitmq"]["image"]
     assert set(COMPOSE["volumes"]) >= {"postgres", "rabbitmq", "media"}
@@ -48,12 +58,119 @@ def test_compose_has_every_service_with_health_checks_and_volumes():
         env = services[name]["environment"]
         assert {"DATABASE_URL", "BROKER_URL", "EMAIL_URL"} <= set(env), name
         assert services[name]["depends_on"]["rabbitmq"]["condition"] == "service_healthy"
+        assert services[name]["build"]["target"] == "production", name
+    assert services["web"]["depends_on"]["migrate"]["condition"] == (
+        "service_completed_successfully"
+    )
 
 
-def test_compose_workers_consume_their_own_queues():
+def test_compose_takes_every_password_from_the_environment():
     services = COMPOSE["services"]
-    assert "-Q media" in services["worker-media"]["command"]
-    assert re.search(r"-Q email\b", services["worker-email"]["command"])
+    app_env = services["web"]["environment"]
+    secrets = {
+        "DJANGO_SECRET_KEY": app_env["DJANGO_SECRET_KEY"],
+        "FLOWER_BASIC_AUTH": app_env["FLOWER_BASIC_AUTH"],
+        "POSTGRES_PASSWORD": services["postgres"]["environment"]["POSTGRES_PASSWORD"],
+        "RABBITMQ_PASSWORD": services["rabbitmq"]["environment"]["RABBITMQ_DEFAULT_PASS"],
+        "POSTGRES_PASSWORD in DATABASE_URL": app_env["DATABASE_URL"],
+        "RABBITMQ_PASSWORD in BROKER_URL": app_env["BROKER_URL"],
+    }
+    for what, value in secrets.items():
+        # ${VAR:?message}: compose refuses to start without it; no default that works.
+        assert re.search(r"\$\{\w+:\?[^}]+\}", value), f"{what} is not required: {value}"
+    documented = (ROOT / ".env.example").read_text()
+    for variable in REQUIRED_VARIABLES:
+        assert re.search(rf"^# {variable}=", documented, re.M), f"{variable} not in .env.example"
+
+
+def published_ports(compose: dict):
+    for name, service in compose["services"].items():
+        for port in service.get("ports", []):
+            yield name, str(port)
+
+
+@pytest.mark.parametrize("compose", [COMPOSE, OVERRIDE], ids=["compose", "override"])
+def test_compose_ports_are_bound_to_loopback_only(compose):
+    ports = list(published_ports(compose))
+    for name, port in ports:
+        assert port.startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
+    if compose is COMPOSE:
+        assert {"web", "flower", "rabbitmq", "postgres"} <= {name for name, _ in ports}
+
+
+def test_compose_override_is_the_development_setup():
+    services = OVERRIDE["services"]
+    assert set(services) - {"mailpit"} == APP_SERVICES
+    for name in APP_SERVICES:
+        assert services[name]["build"]["target"] == "dev", name
+        assert services[name]["environment"]["DJANGO_SETTINGS_MODULE"] == "config.settings.local"
+    assert "runserver" in services["web"]["command"]
+
+
+def compose_cli() -> list[str] | None:
+    """`docker compose` (the plugin) or Debian's `docker-compose`, whichever answers."""
+    for command in (["docker", "compose"], ["docker-compose"]):
+        if (
+            shutil.which(command[0])
+            and subprocess.run([*command, "version"], capture_output=True, timeout=30).returncode
+            == 0
+        ):
+            return command
+    return None
+
+
+def test_compose_config_is_valid_and_refuses_to_start_without_passwords(tmp_path):
+    cli = compose_cli()
+    if cli is None:
+        pytest.skip("neither `docker compose` nor `docker-compose` is installed")
+    for name in ("docker-compose.yml", "docker-compose.override.yml"):
+        shutil.copy(ROOT / name, tmp_path / name)  # no .env of the checkout is read
+    env = {k: v for k, v in os.environ.items() if k not in REQUIRED_VARIABLES}
+
+    def config(*files, **variables):
+        command = [*cli, *(arg for f in files for arg in ("-f", f)), "config", "-q"]
+        env_ = {**env, **variables}
+        return subprocess.run(command, cwd=tmp_path, env=env_, capture_output=True, text=True)
+
+    production = config("docker-compose.yml", **REQUIRED_VARIABLES)
+    assert production.returncode == 0, production.stderr
+    development = config(**REQUIRED_VARIABLES)  # with docker-compose.override.yml
+    assert development.returncode == 0, development.stderr
+    refused = config("docker-compose.yml")
+    assert refused.returncode != 0
+    assert re.search(r"set (DJANGO_SECRET_KEY|POSTGRES_PASSWORD|RABBITMQ_PASSWORD)", refused.stderr)
+
+
+def test_every_worker_starts_through_manage_py_worker():
+    """One command, so each consumes the queue names the publisher uses (the namespace)."""
+    commands = {
+        **{f"Procfile {k}": v for k, v in procfile("Procfile").items()},
+        **{f"Procfile.local {k}": v for k, v in procfile("Procfile.local").items()},
+        **{f"compose {k}": v.get("command", "") for k, v in COMPOSE["services"].items()},
+    }
+    workers = {k: v for k, v in commands.items() if "worker-" in k}
+    assert len(workers) == 6
+    for where, command in workers.items():
+        assert "manage.py worker " in command, where
+        worker_arguments_are_valid(command)
+    for where, command in commands.items():
+        assert not re.search(r"celery .*\bworker\b", command), f"{where} starts celery itself"
+    expected = {"worker-media": ["media"], "worker-email": ["email", "default"]}
+    for where, command in workers.items():
+        queues = [w for w in worker_arguments(command) if not w.startswith("-")]
+        assert queues == expected[where.split()[-1]], where
+
+
+def worker_arguments(command: str) -> list[str]:
+    command = re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", command)  # ${VAR:-2} -> 2
+    words = shlex.split(command)
+    return words[words.index("worker") + 1 :]
+
+
+def worker_arguments_are_valid(command: str) -> None:
+    from media_pipeline.management.commands.worker import Command
+
+    Command().create_parser("manage.py", "worker").parse_args(worker_arguments(command))
 
 
 def celery_arguments_are_valid(command: str) -> None:
@@ -83,22 +200,22 @@ def celery_arguments_are_valid(command: str) -> None:
         assert option in help_text.stdout, f"{option} is not an option of celery {sub}"
 
 
-@pytest.mark.parametrize("service", sorted(APP_SERVICES))
+@pytest.mark.parametrize("service", sorted(APP_SERVICES - {"web"}))  # web: the image's CMD
 def test_compose_commands_exist(service):
     command = COMPOSE["services"][service]["command"]
-    if "celery" in command:
+    if "manage.py worker" in command:
+        worker_arguments_are_valid(command)
+    elif "celery" in command:
         celery_arguments_are_valid(command)
     else:
-        assert "manage.py migrate" in command and "manage.py runserver" in command
+        assert command == "python manage.py migrate --noinput"
 
 
 @pytest.mark.parametrize("name", ["Procfile", "Procfile.local"])
 def test_procfile_celery_commands_are_valid(name):
-    for process, command in procfile(name).items():
+    for command in procfile(name).values():
         if "celery" in command:
             celery_arguments_are_valid(command)
-        if name == "Procfile" and process.startswith("worker"):
-            assert "REMAP_SIGTERM=SIGQUIT" in command
 
 
 def test_heroku_procfile_shape():
@@ -108,7 +225,8 @@ def test_heroku_procfile_shape():
     web = (ROOT / "scripts" / "heroku-web").read_text()
     assert web.split("exec gunicorn", 1)[1].split()[0] == "config.wsgi"
     assert '"0.0.0.0:${PORT:?}"' in web
-    assert "-Q media" in entries["worker-media"] and "-Q email" in entries["worker-email"]
+    for process in ("worker-media", "worker-email", "beat"):
+        assert "config.settings.production" in entries[process]
 
 
 @pytest.mark.integration
@@ -234,7 +352,8 @@ def stop_group(process: subprocess.Popen) -> None:
 
 
 def _get(requests, url):
+    # The first request loads the app in a gunicorn process: on a busy machine, seconds.
     try:
-        return requests.get(url, timeout=2)
-    except requests.ConnectionError:
+        return requests.get(url, timeout=10)
+    except requests.RequestException:
         return None

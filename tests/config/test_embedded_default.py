@@ -1,7 +1,7 @@
 """`make run`'s embedded default: no server, SQLite (WAL), filesystem queue, files for email.
 
-Runs the real Procfile.local under honcho, uploads through HTTP, and stops it with one
-Ctrl-C (SIGINT), as a newcomer would.
+Runs the real Procfile.local under honcho as `make run` does (scripts/run-local), uploads
+through HTTP, and stops it with one Ctrl-C (SIGINT), as a newcomer would.
 """
 
 import os
@@ -81,14 +81,7 @@ def test_whole_service_runs_with_no_server(tmp_path):
 
     log = open(tmp_path / "honcho.log", "wb")  # noqa: SIM115
     honcho = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "honcho"),
-            "-f",
-            "Procfile.local",
-            "start",
-            "-p",
-            str(port),
-        ],
+        [sys.executable, "scripts/run-local", "-p", str(port)],  # what `make run` starts
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -130,9 +123,15 @@ def test_whole_service_runs_with_no_server(tmp_path):
         # One Ctrl-C stops everything.
         os.killpg(honcho.pid, signal.SIGINT)
         try:
-            honcho.wait(timeout=30)
+            honcho.wait(timeout=45)
         except subprocess.TimeoutExpired:
             os.killpg(honcho.pid, signal.SIGKILL)
             pytest.fail("make run's processes did not stop on one Ctrl-C")
         log.close()
     assert not answers(f"{base}/healthz")
+    # A clean stop: exit 0 (make reports no error) and every process ended by the SIGTERM
+    # honcho sent, none SIGKILLed for outliving its wait.
+    output = (tmp_path / "honcho.log").read_text()
+    assert honcho.returncode == 0, output[-3000:]
+    assert "SIGKILL" not in output and "rc=-9" not in output, output[-3000:]
+    assert "every process stopped cleanly" in output

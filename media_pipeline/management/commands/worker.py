@@ -1,4 +1,8 @@
-"""Run a Celery worker for named queues: `manage.py worker media`, `manage.py worker email`."""
+"""Run a Celery worker for named queues: `manage.py worker media`, `manage.py worker email default`.
+
+The one way every deployment starts a worker (both Procfiles, docker compose, the image), so
+each consumes the queue names the publisher uses, CELERY_QUEUE_NAMESPACE included.
+"""
 
 import os
 import sys
@@ -18,6 +22,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, queues, concurrency, loglevel, **options):
         command = worker_command(queues, concurrency=concurrency, loglevel=loglevel)
+        # SIGTERM (a dyno's or a container's stop, honcho's Ctrl-C) reaches the pool
+        # processes too; a warm shutdown then waits on the dead ones. A cold shutdown
+        # returns the unfinished task to the queue at once and exits.
+        os.environ.setdefault("REMAP_SIGTERM", "SIGQUIT")
         try:
             os.execv(sys.executable, command)  # noqa: S606 (replaces this process)
         except OSError as error:
