@@ -28,7 +28,8 @@ ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 SITE_NAME = env("SITE_NAME", default="Media service")
-# The public address, for links in emails (no trailing slash).
+# The public address, for links in emails (no trailing slash). Production requires it
+# (production.py); `make run` sets it to the address it serves on.
 SITE_URL = env("SITE_URL", default="http://localhost:8000").rstrip("/")
 
 # APPS
