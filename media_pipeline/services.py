@@ -100,6 +100,7 @@ def accept_upload(*, owner, file: UploadedFile, caption: str = "") -> Upload:
         original_bytes=file.size or 0,
         width=info.width,
         height=info.height,
+        animated=info.animated,
         # Recorded now, in the INSERT: the publish itself happens off the request path and
         # clears this if the broker is away, so the sweep picks the row up within seconds.
         published_at=timezone.now(),
@@ -232,8 +233,9 @@ def process_upload(*, upload_id, reclaim: bool = False) -> Upload | None:
             )
         now = timezone.now()
         finished = Upload.objects.filter(id=upload_id, status=Status.PROCESSING).update(
-            status=Status.READY, error="", width=info.width, height=info.height, finished_at=now
-        )
+            status=Status.READY, error="", width=info.width, height=info.height,
+            animated=info.animated, finished_at=now,
+        )  # fmt: skip
         if finished:
             # The row as claimed (loaded just after the claim): no query of its own.
             count_outcome(Status.READY, upload.queued_at, upload.claimed_at, now)

@@ -176,6 +176,8 @@
     tile.querySelectorAll("a").forEach(function (a) { a.href = upload.page; });
     tile.querySelector(".tile-name").textContent = upload.name;
     setPill(tile.querySelector(".pill"), upload.status);
+    var animated = tile.querySelector(".animated-mark");
+    if (animated) animated.hidden = !upload.animated;
     var error = tile.querySelector(".tile-error");
     error.textContent = upload.error || "";
     error.hidden = !upload.error;
