@@ -320,7 +320,8 @@ def notify_owner(*, upload_id, kind: str) -> None:
     if not upload.owner.email:
         log.info("Upload %s: owner has no email address; nothing to send", upload_id)
         return
-    thumb = upload.renditions.filter(name=rendition_specs()[0].name, format="jpeg").first()
+    # The thumbnail link leads to the smallest JPEG, whichever names a small source kept.
+    thumb = upload.renditions.filter(format="jpeg").exists()
     queue_email(
         kind=kind,
         to=upload.owner.email,
