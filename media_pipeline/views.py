@@ -33,6 +33,9 @@ def picture(upload: dict) -> dict | None:
         return ", ".join(f"{r['url']} {r['width']}w" for r in renditions)
 
     smallest = min(fallback, key=lambda r: r["width"])
+    # The img's size is the largest rendition's: a page shows the picture no bigger than that
+    # (a 40 px source stays 40 px), and the browser still picks from the srcset.
+    largest = max(fallback, key=lambda r: r["width"])
     return {
         "sources": [
             {"type": mime, "srcset": srcset(by_format[name])}
@@ -41,8 +44,8 @@ def picture(upload: dict) -> dict | None:
         ],
         "srcset": srcset(fallback),
         "src": smallest["url"],
-        "width": smallest["width"],
-        "height": smallest["height"],
+        "width": largest["width"],
+        "height": largest["height"],
     }
 
 
