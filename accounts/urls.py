@@ -8,6 +8,7 @@ from accounts.forms import OutboxPasswordResetForm
 
 urlpatterns = [
     path("signup/", views.signup, name="signup"),
+    path("login/", views.LoginView.as_view(), name="login"),
     path(
         "password_reset/",
         auth_views.PasswordResetView.as_view(form_class=OutboxPasswordResetForm),

@@ -79,6 +79,9 @@ if not MEDIA_S3_BUCKET and not env.bool("MEDIA_ALLOW_LOCAL_FILES", default=False
         "Set MEDIA_ALLOW_LOCAL_FILES=true only for a host with a persistent volume."
     )
 
+# The client's address for the rate limits: Heroku's router appends it to X-Forwarded-For.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
+
 # HTTPS behind the platform's router.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
