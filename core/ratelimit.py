@@ -64,20 +64,24 @@ def hit(key: str, rate: Rate | None, *, message: str, now: float | None = None) 
     if rate is None:
         return
     now = time.time() if now is None else now
-    window = int(now // rate.seconds)
+    window_end = (int(now // rate.seconds) + 1) * rate.seconds
     table = connection.ops.quote_name(RateLimitWindow._meta.db_table)
     # Only the quoted table name is formatted in; values are parameters.
     sql = (
-        f"INSERT INTO {table} (key, window_index, attempts) VALUES (%s, %s, 1) "  # noqa: S608
+        f"INSERT INTO {table} (key, window_end, attempts) VALUES (%s, %s, 1) "  # noqa: S608
         f"ON CONFLICT (key) DO UPDATE SET attempts = CASE "
-        f"WHEN {table}.window_index = excluded.window_index THEN {table}.attempts + 1 ELSE 1 END, "
-        f"window_index = excluded.window_index RETURNING attempts"
+        f"WHEN {table}.window_end = excluded.window_end THEN {table}.attempts + 1 ELSE 1 END, "
+        f"window_end = excluded.window_end RETURNING attempts"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [key, window])
+        cursor.execute(sql, [key, window_end])
         (count,) = cursor.fetchone()
+    if count == 1:
+        # A window began: forget the windows that are over (their keys would start again
+        # at 1 anyway), so rows of addresses and names seen once do not pile up.
+        RateLimitWindow.objects.filter(window_end__lte=now).delete()
     if count > rate.limit:
-        retry_after = max(1, math.ceil((window + 1) * rate.seconds - now))
+        retry_after = max(1, math.ceil(window_end - now))
         raise RateLimited(f"{message} Please try again in {in_words(retry_after)}.", retry_after)
 
 

@@ -51,6 +51,15 @@ def test_past_the_limit_is_refused_until_the_window_ends():
 
 
 @pytest.mark.django_db
+def test_windows_that_are_over_are_forgotten_as_new_ones_begin():
+    rate = Rate(5, 60)
+    hit("once", rate, message="", now=T0)
+    hit("twice", rate, message="", now=T0 + 1)
+    hit("twice", rate, message="", now=T0 + 61)  # the same key, a new window: the same row
+    assert set(RateLimitWindow.objects.values_list("key", flat=True)) == {"twice"}
+
+
+@pytest.mark.django_db
 def test_no_rate_counts_nothing():
     hit("k", None, message="", now=T0)
     assert not RateLimitWindow.objects.exists()
