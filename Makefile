@@ -4,6 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements/*.txt | cksum | cut -d' ' -f1)
 PORT ?= 8000
+# Links in emails point at the address `make run` serves on.
+export SITE_URL ?= http://127.0.0.1:$(PORT)
 export FLOWER_PORT ?= 5555
 # The embedded default's Flower login; set your own in the environment or .env.
 export FLOWER_BASIC_AUTH ?= demo:demo-pass-123

@@ -8,6 +8,7 @@ from accounts.forms import OutboxPasswordResetForm
 
 urlpatterns = [
     path("signup/", views.signup, name="signup"),
+    path("login/", views.LoginView.as_view(), name="login"),
     path("email/", email_views.email_settings, name="email_settings"),
     path("confirm/<str:token>/", email_views.confirm_email, name="confirm_email"),
     path("unsubscribe/<str:token>/", email_views.unsubscribe, name="unsubscribe"),

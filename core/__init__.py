@@ -1,1 +1,1 @@
-"""Small pieces shared by the apps, with no models of their own."""
+"""Small pieces shared by the apps; its one model counts rate-limited attempts."""

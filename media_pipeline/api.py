@@ -5,6 +5,7 @@ import json
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_http_methods
 
+from core import ratelimit
 from media_pipeline import bulk, filters, imaging, selectors, services
 
 
@@ -39,6 +40,10 @@ def uploads(request: HttpRequest) -> JsonResponse:
         page = selectors.library_of(request.user, library_filter)[offset : offset + limit]
         return JsonResponse({"results": [selectors.upload_as_dict(u) for u in page]})
 
+    try:
+        ratelimit.check_upload(request.user)
+    except ratelimit.RateLimited as limited:
+        return ratelimit.too_many_json(limited)
     files = request.FILES.getlist("file")
     if len(files) != 1:
         return error("Send exactly one image in the form field named 'file'.", 400)

@@ -46,6 +46,8 @@ class Upload(models.Model):
     original_bytes = models.PositiveBigIntegerField(default=0)
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
+    # An animation (GIF, APNG, WebP, AVIF with several frames): renditions show its first frame.
+    animated = models.BooleanField(default=False)
 
     attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

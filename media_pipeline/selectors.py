@@ -86,6 +86,8 @@ def upload_as_dict(upload: Upload, *, renditions: Iterable[Rendition] | None = N
         "needs_alt_text": not upload.alt_text and upload.status != Upload.Status.FAILED,
         "name": upload.original_name,
         "created_at": upload.created_at.isoformat(),
+        # The renditions show an animation's first frame.
+        "animated": upload.animated,
         "url": reverse("media_pipeline:api-upload", kwargs={"upload_id": upload.id}),
         "page": reverse("media_pipeline:upload", kwargs={"upload_id": upload.id}),
         "original": {

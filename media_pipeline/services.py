@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from core.background import in_background
@@ -31,6 +31,10 @@ GAVE_UP = "We tried {attempts} times and could not process this image."
 
 class UploadTooLarge(ValueError):
     """The file is over the byte limit (HTTP 413)."""
+
+
+class QuotaExceeded(UploadTooLarge):
+    """The upload would take the owner past UPLOAD_QUOTA_BYTES (HTTP 413, like too large)."""
 
 
 class NotRetryable(ValueError):
@@ -72,6 +76,25 @@ def render_file(
     )
 
 
+def check_quota(*, owner, incoming_bytes: int) -> None:
+    """Raise QuotaExceeded if `incoming_bytes` more would pass the owner's storage quota.
+
+    The sum of the owner's originals, read from Postgres, so every web process sees the same.
+    Two uploads checked at the same moment can both pass: the quota can be overshot by what
+    one user uploads at once (a few files of at most MEDIA_MAX_UPLOAD_BYTES), never more.
+    """
+    quota = settings.UPLOAD_QUOTA_BYTES
+    if not quota:
+        return
+    used = Upload.objects.filter(owner=owner).aggregate(total=Sum("original_bytes"))["total"]
+    if (used or 0) + incoming_bytes > quota:
+        raise QuotaExceeded(
+            f"This file ({incoming_bytes / 1_048_576:.1f} MB) would take your images past your "
+            f"storage quota of {quota / 1_048_576:.0f} MB ({(used or 0) / 1_048_576:.1f} MB "
+            "used). Delete some images to make room."
+        )
+
+
 def clean_file_name(name: str | None) -> str:
     """The user's file name as display metadata only: no folders, no control characters."""
     base = PurePath((name or "").replace("\\", "/")).name
@@ -82,8 +105,8 @@ def clean_file_name(name: str | None) -> str:
 def accept_upload(*, owner, file: UploadedFile, caption: str = "") -> Upload:
     """Check the file cheaply, store the original, record it `queued`, publish on commit.
 
-    Raises UploadTooLarge or imaging.InvalidImageError with a message for the user; in
-    that case nothing is stored.
+    Raises UploadTooLarge (QuotaExceeded past the owner's quota) or imaging.InvalidImageError
+    with a message for the user; in that case nothing is stored.
     """
     limits = upload_limits()
     if file.size is not None and file.size > limits.max_bytes:
@@ -91,6 +114,7 @@ def accept_upload(*, owner, file: UploadedFile, caption: str = "") -> Upload:
             f"The file is {file.size / 1_048_576:.1f} MB; the limit is "
             f"{limits.max_bytes / 1_048_576:.0f} MB."
         )
+    check_quota(owner=owner, incoming_bytes=file.size or 0)
     info = imaging.inspect_image(file, limits=limits)
     upload = Upload(
         owner=owner,
@@ -100,6 +124,7 @@ def accept_upload(*, owner, file: UploadedFile, caption: str = "") -> Upload:
         original_bytes=file.size or 0,
         width=info.width,
         height=info.height,
+        animated=info.animated,
         # Recorded now, in the INSERT: the publish itself happens off the request path and
         # clears this if the broker is away, so the sweep picks the row up within seconds.
         published_at=timezone.now(),
@@ -232,8 +257,9 @@ def process_upload(*, upload_id, reclaim: bool = False) -> Upload | None:
             )
         now = timezone.now()
         finished = Upload.objects.filter(id=upload_id, status=Status.PROCESSING).update(
-            status=Status.READY, error="", width=info.width, height=info.height, finished_at=now
-        )
+            status=Status.READY, error="", width=info.width, height=info.height,
+            animated=info.animated, finished_at=now,
+        )  # fmt: skip
         if finished:
             # The row as claimed (loaded just after the claim): no query of its own.
             count_outcome(Status.READY, upload.queued_at, upload.claimed_at, now)
@@ -316,7 +342,8 @@ def notify_owner(*, upload_id, kind: str) -> None:
     """Tell the owner of this outcome as they chose (at once, in a digest, or not at all);
     once per upload and kind, however often it runs."""
     upload = Upload.objects.select_related("owner").get(id=upload_id)
-    thumb = upload.renditions.filter(name=rendition_specs()[0].name, format="jpeg").first()
+    # The thumbnail link leads to the smallest JPEG, whichever names a small source kept.
+    thumb = upload.renditions.filter(format="jpeg").exists()
     notifications.upload_finished(
         upload=upload,
         kind=kind,

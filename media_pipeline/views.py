@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 
+from core import ratelimit
 from media_pipeline import bulk, filters, imaging, selectors, services
 from media_pipeline.imaging.formats import FORMATS, accepted_labels
 from media_pipeline.models import Upload
@@ -33,6 +34,9 @@ def picture(upload: dict) -> dict | None:
         return ", ".join(f"{r['url']} {r['width']}w" for r in renditions)
 
     smallest = min(fallback, key=lambda r: r["width"])
+    # The img's size is the largest rendition's: a page shows the picture no bigger than that
+    # (a 40 px source stays 40 px), and the browser still picks from the srcset.
+    largest = max(fallback, key=lambda r: r["width"])
     return {
         "sources": [
             {"type": mime, "srcset": srcset(by_format[name])}
@@ -41,8 +45,8 @@ def picture(upload: dict) -> dict | None:
         ],
         "srcset": srcset(fallback),
         "src": smallest["url"],
-        "width": smallest["width"],
-        "height": smallest["height"],
+        "width": largest["width"],
+        "height": largest["height"],
     }
 
 
@@ -74,7 +78,14 @@ def home(request: HttpRequest) -> HttpResponse:
         files = request.FILES.getlist("file")
         if not files:
             messages.error(request, "Choose at least one image to upload.")
-        for file in files:
+        for index, file in enumerate(files):
+            try:
+                ratelimit.check_upload(request.user)
+            except ratelimit.RateLimited as limited:
+                if index == 0:  # nothing accepted: the whole post is refused
+                    return ratelimit.too_many_page(request, limited)
+                messages.error(request, f"{services.clean_file_name(file.name)}: {limited}")
+                continue
             try:
                 services.accept_upload(owner=request.user, file=file)
             except (services.UploadTooLarge, imaging.InvalidImageError) as refused:

@@ -28,7 +28,8 @@ ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 SITE_NAME = env("SITE_NAME", default="Media service")
-# The public address, for links in emails (no trailing slash).
+# The public address, for links in emails (no trailing slash). Production requires it
+# (production.py); `make run` sets it to the address it serves on.
 SITE_URL = env("SITE_URL", default="http://localhost:8000").rstrip("/")
 
 # APPS
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_celery_results",
+    "core",
     "accounts",
     "media_pipeline",
     "mailer",
@@ -191,6 +193,21 @@ MEDIA_RETRY_BACKOFF_SECONDS = env.float("MEDIA_RETRY_BACKOFF_SECONDS", default=2
 MEDIA_PROCESSING_LEASE = env.int("MEDIA_PROCESSING_LEASE", default=600)
 # Uploads are streamed to disk above this size instead of being held in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+# ABUSE LIMITS
+# Attempts per client in a window, "count/window" with the window in s, m, h or d, and an
+# optional number ("10/5m": 10 in 5 minutes). Empty: no limit. Counted in the database
+# (core.ratelimit), so the limits hold across every web process and host.
+# ------------------------------------------------------------------------------
+UPLOAD_RATE_LIMIT = env("UPLOAD_RATE_LIMIT", default="120/h")  # files per user, API and page
+SIGNUP_RATE_LIMIT = env("SIGNUP_RATE_LIMIT", default="10/h")  # sign-ups per IP address
+LOGIN_RATE_LIMIT = env("LOGIN_RATE_LIMIT", default="30/10m")  # log-in attempts per IP address
+LOGIN_USER_RATE_LIMIT = env("LOGIN_USER_RATE_LIMIT", default="10/10m")  # per user name
+# The sum of a user's originals, in bytes; an upload that would pass it is refused. 0: none.
+UPLOAD_QUOTA_BYTES = env.int("UPLOAD_QUOTA_BYTES", default=5 * 1024**3)
+# Proxies in front of the web process that append the client's address to X-Forwarded-For
+# (Heroku's router: 1). 0: the address is the connection's own (REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # EMAIL: EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587
 # https://docs.djangoproject.com/en/6.1/topics/email/#mailers

@@ -27,6 +27,31 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[])
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("Set DJANGO_ALLOWED_HOSTS: the host names this site answers to.")
 
+
+def site_url() -> str:
+    """The public address for links in emails: SITE_URL, or the app's Heroku domain.
+
+    Heroku's dyno metadata (`heroku labs:enable runtime-dyno-metadata`) names the app's own
+    domain in HEROKU_APP_DEFAULT_DOMAIN_NAME, which is where the app answers. The first of
+    DJANGO_ALLOWED_HOSTS is not taken: that list may hold several names, wildcards or
+    internal ones, and its order says nothing about which one users should be sent to.
+    """
+    url = env("SITE_URL", default="")
+    if not url and env("HEROKU_APP_DEFAULT_DOMAIN_NAME", default=""):
+        url = f"https://{env('HEROKU_APP_DEFAULT_DOMAIN_NAME')}"
+    if not url:
+        raise ImproperlyConfigured(
+            "Set SITE_URL: the public address that links in emails point to, e.g. "
+            "https://media.example.com (on Heroku, enabling runtime-dyno-metadata "
+            "supplies the app's herokuapp.com domain instead)."
+        )
+    if not url.startswith(("https://", "http://")):
+        raise ImproperlyConfigured(f"SITE_URL {url!r} must start with https:// or http://.")
+    return url.rstrip("/")
+
+
+SITE_URL = site_url()
+
 DATABASES = {"default": database_from_url(required("DATABASE_URL", "the Postgres URL."))}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     raise ImproperlyConfigured("DATABASE_URL names SQLite; production needs a database server.")
@@ -53,6 +78,9 @@ if not MEDIA_S3_BUCKET and not env.bool("MEDIA_ALLOW_LOCAL_FILES", default=False
         "AWS_SECRET_ACCESS_KEY): a dyno's disk is lost on restart. "
         "Set MEDIA_ALLOW_LOCAL_FILES=true only for a host with a persistent volume."
     )
+
+# The client's address for the rate limits: Heroku's router appends it to X-Forwarded-For.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
 
 # HTTPS behind the platform's router.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

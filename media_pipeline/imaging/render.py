@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import BinaryIO
 
 from PIL import Image
@@ -51,8 +52,9 @@ def render_renditions(
     Runs every check of inspect_image first (nothing is decoded for a refused file), then decodes
     JPEGs straight at a reduced size when the renditions allow it. Renditions: EXIF orientation
     applied, converted to sRGB with only an sRGB ICC profile (no EXIF/GPS/XMP/comments), alpha
-    kept in WebP/AVIF and flattened onto white in JPEG, never upscaled. GIFs and other
-    animations render their first frame. The ImageInfo is the source's, as displayed.
+    kept in WebP/AVIF and flattened onto white in JPEG, never upscaled (a size the source cannot
+    tell from a smaller one is made once, under the smaller name: distinct_sizes). GIFs and
+    other animations render their first frame. The ImageInfo is the source's, as displayed.
     ``engine`` "vips" decodes, resizes and encodes with libvips instead (see vips.py); the
     checks and the results are the same. ``timer`` collects the time of each phase: decode
     (with the checks and any shrink while decoding), resize and encode (libvips resizes
@@ -67,6 +69,7 @@ def render_renditions(
         with pillow_bomb_guard(limits), timer.phase("decode"):
             info, im, orientation = open_checked(source, limits)
             targets = [fit_long_edge((info.width, info.height), spec.long_edge) for spec in specs]
+            specs, targets = distinct_sizes(specs, targets)
             if engine == "vips":
                 release(im)
                 source.seek(0)
@@ -90,6 +93,31 @@ def render_renditions(
     finally:
         if source is stream:
             stream.seek(0)
+
+
+def distinct_sizes(
+    specs: Sequence[RenditionSpec], targets: list[tuple[int, int]]
+) -> tuple[list[RenditionSpec], list[tuple[int, int]]]:
+    """The specs (and their sizes) left once each size is made only once in each format.
+
+    Renditions are never upscaled, so a source smaller than some long edges would give the
+    same pixels under several names (a 300 px photo: thumb, medium and large all 300 px).
+    Each size and format is kept under the smallest-edged spec that reaches it, so at least
+    one rendition always is. Skipping rather than storing one file under several rows keeps
+    what is listed true: the API, the page's table and its srcset (where two candidates of
+    one width are an error) list each size once. A spec whose size is distinct stays, even
+    when the source cannot fill its long edge (a 1500 px photo keeps large at 1500 px).
+    """
+    seen: set[tuple[tuple[int, int], str]] = set()
+    kept: dict[int, RenditionSpec] = {}
+    for index in sorted(range(len(specs)), key=lambda i: specs[i].long_edge):
+        spec, size = specs[index], targets[index]
+        formats = tuple(fmt for fmt in spec.formats if (size, fmt) not in seen)
+        seen.update((size, fmt) for fmt in formats)
+        if formats:
+            kept[index] = replace(spec, formats=formats)
+    order = sorted(kept)  # in the callers' order
+    return [kept[i] for i in order], [targets[i] for i in order]
 
 
 def check_engine(

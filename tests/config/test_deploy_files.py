@@ -286,6 +286,7 @@ def heroku_env(worker_env: dict, port: int) -> dict:
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DJANGO_SECURE_SSL_REDIRECT": "false",
         "MEDIA_ALLOW_LOCAL_FILES": "true",
+        "SITE_URL": f"http://127.0.0.1:{port}",
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
     }
     env.pop("DJANGO_SETTINGS_MODULE")

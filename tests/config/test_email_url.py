@@ -158,6 +158,7 @@ def test_production_settings_take_sendgrid_when_email_url_is_absent():
         "BROKER_URL": "amqp://u:p@mq.example.com:5672/vhost",
         "MEDIA_S3_BUCKET": "media",
         "SENDGRID_API_KEY": "SG.key",
+        "SITE_URL": "https://media.example.com",
     }
     code = (
         "import django, json; from django.conf import settings; django.setup();"

@@ -15,8 +15,14 @@ GOOD = {
     "BROKER_URL": "amqp://u:p@mq.example.com:5672/vhost",
     "EMAIL_URL": "smtp+tls://u:p@smtp.example.com:587",
     "MEDIA_S3_BUCKET": "media",
+    "SITE_URL": "https://media.example.com",
 }
-SETTINGS_KEYS = [*GOOD, "CLOUDAMQP_URL", "MEDIA_ALLOW_LOCAL_FILES"]
+SETTINGS_KEYS = [
+    *GOOD,
+    "CLOUDAMQP_URL",
+    "MEDIA_ALLOW_LOCAL_FILES",
+    "HEROKU_APP_DEFAULT_DOMAIN_NAME",
+]
 
 
 def load_production(env: dict) -> subprocess.CompletedProcess:
@@ -65,6 +71,7 @@ def test_cloudamqp_url_is_used_when_broker_url_is_absent():
         ("BROKER_URL", "BROKER_URL"),
         ("EMAIL_URL", "EMAIL_URL"),
         ("MEDIA_S3_BUCKET", "MEDIA_S3_BUCKET"),
+        ("SITE_URL", "SITE_URL"),
     ],
 )
 def test_missing_setting_fails_loudly(missing, words):

@@ -120,7 +120,7 @@ def test_the_upload_page_of_a_failed_upload_tries_again_and_shows_the_picture(
     expect(detail.locator(".pill")).to_have_text("Ready")
     expect(detail.locator(".error-box")).to_have_count(0)
     expect(retry).to_be_hidden()
-    expect(page.locator("table tbody tr")).to_have_count(rendition_count())
+    expect(page.locator("table tbody tr")).to_have_count(rendition_count(upload))
     assert_one_set_of_renditions(upload)
     assert Upload.objects.get(id=upload.id).status == "ready"
     screenshot(page, "retry-detail-ready", full_page=True)

@@ -24,6 +24,8 @@ from media_pipeline.imaging import (
     inspect_image,
     render_renditions,
 )
+from media_pipeline.imaging.geometry import fit_long_edge
+from media_pipeline.imaging.render import distinct_sizes
 from tests import imagecorpus as corpus
 
 LIMITS = Limits()
@@ -161,6 +163,10 @@ def assert_engines_agree(
         for engine, (_, renditions) in results.items()
     }
     assert listings["pillow"] == listings["vips"]
+    # Each size once per format: sizes a small source cannot tell apart are made once.
+    specs, _ = distinct_sizes(
+        specs, [fit_long_edge((info.width, info.height), s.long_edge) for s in specs]
+    )
     assert [(name, fmt) for name, fmt, _, _ in listings["pillow"]] == [
         (s.name, f) for s in specs for f in s.formats
     ]

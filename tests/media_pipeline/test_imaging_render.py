@@ -85,8 +85,11 @@ def test_every_accepted_kind_renders_every_spec_and_format(make, render):
     data = make()
     info, renditions = render(data)
     assert info == inspect_image(io.BytesIO(data), limits=LIMITS)
+    # Sizes the source cannot fill are made once, under the smallest name (distinct_sizes).
+    distinct = [s for s in DEFAULT_RENDITIONS if s.long_edge < max(info.width, info.height)]
+    distinct += [next(s for s in DEFAULT_RENDITIONS if s not in distinct)]
     assert [(r.name, r.format) for r in renditions] == [
-        (s.name, f) for s in DEFAULT_RENDITIONS for f in s.formats
+        (s.name, f) for s in distinct for f in s.formats
     ]
     for r in renditions:
         im = opened(r)

@@ -176,6 +176,8 @@
     tile.querySelectorAll("a").forEach(function (a) { a.href = upload.page; });
     tile.querySelector(".tile-name").textContent = upload.name;
     setPill(tile.querySelector(".pill"), upload.status);
+    var animated = tile.querySelector(".animated-mark");
+    if (animated) animated.hidden = !upload.animated;
     var error = tile.querySelector(".tile-error");
     error.textContent = upload.error || "";
     error.hidden = !upload.error;
@@ -216,6 +218,20 @@
     tile.dispatchEvent(new CustomEvent("upload:tile", { bubbles: true, detail: upload }));
   }
 
+  // "N in all" follows what this page changes: each upload it has sent counts once when
+  // accepted, each one deleted (here, or found gone) once when its tile goes.
+  var galleryCount = document.getElementById("gallery-count");
+  var counted = {};
+
+  function recount(uploadId, delta) {
+    if (!galleryCount || !uploadId || counted[uploadId] === delta) return;
+    counted[uploadId] = delta;
+    var total = Math.max(0, Number(galleryCount.dataset.count || 0) + delta);
+    galleryCount.dataset.count = String(total);
+    galleryCount.querySelector(".gallery-count-number").textContent = String(total);
+    galleryCount.hidden = total === 0;
+  }
+
   function addTile(upload) {
     if (!gallery || !template || gallery.dataset.firstPage !== "true") return;
     if (gallery.querySelector('[data-upload="' + upload.id + '"]')) return;
@@ -234,6 +250,7 @@
   }
 
   function removeTile(tile) {
+    recount(tile.dataset.upload, -1);
     var next = tile.nextElementSibling || tile.previousElementSibling;
     tile.remove();
     if (gallery && !gallery.children.length) {
@@ -522,6 +539,7 @@
       var response = { status: xhr.status };
       if (xhr.status === 202) {
         var upload = JSON.parse(xhr.responseText);
+        recount(upload.id, +1);
         row.progress.removeAttribute("value");
         onProcessing(row, upload);
         watch(upload.url, function (latest) { onProcessing(row, latest); });

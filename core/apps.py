@@ -1,0 +1,8 @@
+"""App configuration of the shared pieces (it holds the rate-limit windows)."""
+
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    name = "core"
+    default_auto_field = "django.db.models.BigAutoField"
