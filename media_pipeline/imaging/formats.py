@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from PIL import Image, features
 
+from . import heif
 from .errors import UnsupportedImageType
 
 SNIFF_BYTES = 1024  # how much of the head sniffing looks at
@@ -64,6 +65,8 @@ _TEXT_MAGIC: tuple[tuple[bytes, str], ...] = (
 def can_decode(name: str) -> bool:
     """Whether the installed Pillow can open this canonical format."""
     fmt = FORMATS[name]
+    if name == "heic" and not heif.register():  # HEIC comes from the pillow-heif plugin
+        return False
     if fmt.pillow_module and not features.check_module(fmt.pillow_module):
         return False
     Image.init()

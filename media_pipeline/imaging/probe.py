@@ -11,6 +11,7 @@ from PIL import Image, UnidentifiedImageError
 from .errors import CorruptImage, InvalidImageError, UnsupportedImageType
 from .formats import FORMATS, SNIFF_BYTES, can_decode, sniff, unsupported_format_message
 from .geometry import displayed_size, read_orientation
+from .heif_boxes import MalformedHeif, primary_declared_size
 from .limits import check_bytes, check_dimensions, pillow_bomb_guard
 from .specs import ImageInfo, Limits
 from .trailer import check_trailer
@@ -27,10 +28,11 @@ DECODE_ERRORS = (
     TypeError,
     struct.error,
 )
-_ANIMATED_FORMATS = frozenset({"gif", "png", "webp", "avif", "heic"})
+_ANIMATED_FORMATS = frozenset({"gif", "png", "webp", "avif"})
 # Pillow turns TIFFs upright itself: it reports the upright size on open and turns the pixels
 # on load. Their orientation still describes the stored pixels (for the libvips engine).
-UPRIGHT_WHEN_OPENED = frozenset({"tiff"})
+# HEIC is turned by libheif (its irot/imir boxes) for both engines: its orientation is 1.
+UPRIGHT_WHEN_OPENED = frozenset({"tiff", "heic"})
 
 
 def seekable_stream(stream: BinaryIO, limits: Limits) -> BinaryIO:
@@ -81,8 +83,10 @@ def open_checked(stream: BinaryIO, limits: Limits) -> tuple[ImageInfo, Image.Ima
     if not can_decode(fmt):
         raise UnsupportedImageType(unsupported_format_message(fmt), code="unsupported_format")
     check_trailer(stream, fmt, size)
-    stream.seek(0)
     label = FORMATS[fmt].label
+    if fmt == "heic":
+        _check_heif_declared_size(stream, size, label, limits)
+    stream.seek(0)
     try:
         im = Image.open(stream, formats=FORMATS[fmt].pillow_formats)
     except DECODE_ERRORS as exc:
@@ -92,7 +96,8 @@ def open_checked(stream: BinaryIO, limits: Limits) -> tuple[ImageInfo, Image.Ima
         check_dimensions(width, height, 1, limits)
         frames = _frame_count(im, fmt)
         check_dimensions(width, height, frames, limits)
-        orientation = read_orientation(im)
+        # HEIF's EXIF orientation only repeats the irot/imir turn that libheif applies.
+        orientation = 1 if fmt == "heic" else read_orientation(im)
     except InvalidImageError:
         release(im)
         raise
@@ -114,10 +119,24 @@ def open_checked(stream: BinaryIO, limits: Limits) -> tuple[ImageInfo, Image.Ima
     return info, im, orientation
 
 
+def _check_heif_declared_size(stream: BinaryIO, size: int, label: str, limits: Limits) -> None:
+    """The limits on the primary picture's full coded size, before libheif reads anything.
+
+    The size Pillow reports is after the file's crop, and may be far smaller (heif_boxes.py).
+    """
+    try:
+        width, height = primary_declared_size(stream, size)
+    except MalformedHeif as exc:
+        raise damaged(label) from exc
+    check_dimensions(width, height, 1, limits)
+
+
 def _frame_count(im: Image.Image, fmt: str) -> int:
     """Frames (or pages) without decoding pixels: declared counts, or a block walk for GIF."""
-    if fmt == "jpeg":
-        return 1  # MPO side images are ignored; the primary image is what we render
+    if fmt in ("jpeg", "heic"):
+        # MPO side images and the other pictures of a HEIF container (a burst) are ignored:
+        # the primary picture is the one decoded and rendered (seeking would leave it).
+        return 1
     n = getattr(im, "n_frames", 1)
     if fmt != "gif":  # GIF's n_frames seeks back to frame 0 itself
         im.seek(0)

@@ -167,7 +167,10 @@ def _decode_to(
             work = work.resize(stored_size, RESAMPLE, box=box, reducing_gap=REDUCING_GAP)
     except DECODE_ERRORS as exc:
         raise damaged(FORMATS[info.format].label) from exc
-    return apply_orientation(to_srgb_rgb(work), orientation)
+    pixels = apply_orientation(to_srgb_rgb(work), orientation)
+    # Still the opened file (nothing needed changing): an encoder that looks for more frames
+    # would seek it, and a HEIC burst's primary picture is not its first.
+    return pixels.copy() if pixels is im else pixels
 
 
 def _resized(im: Image.Image, size: tuple[int, int]) -> Image.Image:

@@ -151,7 +151,7 @@ REFUSED = [
     ("html named .jpg", corpus.html_page, UnsupportedImageType, "unsupported_type", ["web page"]),
     ("svg", corpus.svg_image, UnsupportedImageType, "unsupported_type", ["SVG"]),
     ("text named .jpg", corpus.text_file, UnsupportedImageType, "unsupported_type", ["text file"]),
-    ("heic", corpus.heic_header, UnsupportedImageType, "unsupported_format", ["HEIC", "JPEG"]),
+    ("heic, no picture", corpus.heic_header, CorruptImage, "undecodable", ["HEIC", "damaged"]),
     (
         "png + html",
         corpus.polyglot_png_html,
