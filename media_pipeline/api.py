@@ -56,7 +56,14 @@ def uploads(request: HttpRequest) -> JsonResponse:
 @require_http_methods(["GET", "PATCH", "DELETE"])
 @login_required_json
 def upload_detail(request: HttpRequest, upload_id) -> HttpResponse:
-    """GET the upload's state and renditions; PATCH {"caption": ...}; DELETE it."""
+    """GET the upload's state and renditions; PATCH {"caption": ...}; DELETE it (an
+    unfinished direct upload too: aborted)."""
+    if request.method == "DELETE":
+        from media_pipeline.api_direct import abort_if_unfinished
+
+        aborted = abort_if_unfinished(request, upload_id)
+        if aborted:
+            return aborted
     upload = selectors.upload_of(request.user, upload_id)
     if request.method == "DELETE":
         services.delete_upload(upload=upload)

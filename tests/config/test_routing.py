@@ -35,9 +35,13 @@ def test_reliability_settings():
     assert conf.task_publish_retry_policy["max_retries"] <= 3
 
 
-def test_beat_runs_both_sweeps():
+def test_beat_runs_the_sweeps():
     tasks = {entry["task"] for entry in app.conf.beat_schedule.values()}
-    assert tasks == {"media_pipeline.tasks.sweep_stale_uploads", "mailer.tasks.sweep_stale_emails"}
+    assert tasks == {
+        "media_pipeline.tasks.sweep_stale_uploads",
+        "mailer.tasks.sweep_stale_emails",
+        "media_pipeline.tasks.sweep_direct_uploads",
+    }
 
 
 def test_quorum_option_declares_quorum_queues_on_topic_exchanges():
