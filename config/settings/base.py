@@ -333,6 +333,8 @@ SECURE_CSP = {
     "script-src": [CSP.SELF, CSP.NONCE],
     "style-src": [CSP.SELF, CSP.NONCE],
     "img-src": [CSP.SELF, "data:", "blob:", *MEDIA_HOSTS, *env.list("CSP_IMG_HOSTS", default=[])],
+    # Direct uploads send the file from the page straight to the media host.
+    "connect-src": [CSP.SELF, *MEDIA_HOSTS],
     "object-src": [CSP.NONE],
     "base-uri": [CSP.SELF],
     "frame-ancestors": [CSP.NONE],
