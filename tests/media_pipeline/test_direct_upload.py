@@ -306,3 +306,20 @@ def test_the_worker_refuses_what_the_browser_lied_about(
         assert sent[name][1] not in keys(s3_server.client), f"{name}: the object was kept"
         assert final[name]["renditions"] == []
     print(json.dumps({name: body["error"] for name, body in final.items()}, indent=1))
+
+
+# --- the page ---------------------------------------------------------------------------------
+
+
+def test_the_page_sends_through_the_web_without_a_media_host(alice_client):
+    page = alice_client.get("/").content.decode()
+    assert "data-direct-url" not in page and "direct_upload.js" not in page
+    assert "up to 50 MB each" in page
+
+
+@pytest.mark.integration
+def test_the_page_sends_straight_to_the_media_host_when_there_is_one(media_host, alice_client):
+    page = alice_client.get("/").content.decode()
+    assert 'data-direct-url="/api/uploads/direct/"' in page
+    assert "direct_upload.js" in page
+    assert "up to 200 MB each" in page
