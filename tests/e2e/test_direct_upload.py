@@ -204,3 +204,26 @@ def test_an_unfinished_upload_offered_after_a_reload_can_be_discarded(
     wait_for(lambda: not DirectUpload.objects.exists(), timeout=30, what="the abort")
     assert s3_server.client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
     assert page.evaluate("localStorage.getItem('media.directUploads')") == "{}"
+
+
+def test_a_part_that_fails_is_sent_again(user, direct_page, s3_server, tmp_path):
+    page = direct_page
+    photo = write_noise_png(tmp_path / "street.png", 12 * MB, seed=7)
+    page.goto("/")
+    attempts: list[int] = []
+
+    def flaky(route):
+        number = int(parse_qs(urlparse(route.request.url).query)["partNumber"][0])
+        attempts.append(number)
+        if number == 2 and attempts.count(2) == 1:
+            route.abort("connectionreset")  # the first try of part 2 is lost on the way
+        else:
+            route.continue_()
+
+    page.route(re.compile(r".*partNumber=\d+.*"), flaky)
+    page.locator("#id_file").set_input_files(str(photo))
+    expect(row(page, "street.png")).to_have_attribute("data-state", "queued", timeout=60_000)
+    assert attempts.count(2) == 2 and attempts.count(1) == attempts.count(3) == 1
+    upload = Upload.objects.get()
+    head = s3_server.client.head_object(Bucket=BUCKET, Key=upload.original.name)
+    assert head["ContentLength"] == photo.stat().st_size
