@@ -81,8 +81,13 @@ def available() -> bool:
 
 
 def s3_client(storage=None):
+    """(boto3 client, bucket name) of the media host.
+
+    The bucket's client, which the storage keeps for all threads (as its url() does): a
+    client per thread would cost a web process about 12 MB each.
+    """
     storage = storage or media_host()
-    return storage.connection.meta.client, storage.bucket_name
+    return storage.bucket.meta.client, storage.bucket_name
 
 
 def max_bytes() -> int:
@@ -118,8 +123,12 @@ def part_size(size: int) -> int:
 
 def check_claim(size, content_type) -> tuple[int, str]:
     """The browser's claimed size and type, or Refused (400, or 413 over the limit)."""
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
         raise Refused("Send the file's size in bytes, a whole number above 0, as 'size'.")
+    if size == 0:
+        raise Refused(
+            "The file is empty (0 bytes), so there is no picture in it. Please upload it again."
+        )
     if size > max_bytes():
         raise Refused(
             f"The file is {_mb(size, exact=True)}; the limit is {_mb(max_bytes())}.", status=413
