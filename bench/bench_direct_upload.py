@@ -205,6 +205,7 @@ def run_path(label: str, send, base: str, path: Path, clients: int, server) -> d
     lock = threading.Lock()
     # Logged in one after the other first: password hashing is not what is measured.
     sessions = [logged_in_session(base) for _ in range(clients)]
+    before = max(peak_kb(pid) for pid in workers) / 1024  # serving pages and logins only
 
     def client(session: requests.Session) -> None:
         try:
@@ -223,6 +224,7 @@ def run_path(label: str, send, base: str, path: Path, clients: int, server) -> d
     return {
         "seconds": seconds,
         "statuses": statuses,
+        "before_mb": before,
         "peak_mb": max(peaks) / 1024,
         "sum_mb": sum(peaks) / 1024,
         "workers": len(workers),
@@ -272,13 +274,15 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(folder, ignore_errors=True)
 
     print(
-        f"\n{'path':<8}{'seconds':>9}{'202s':>7}{'peak RSS, largest worker':>27}{'all workers':>14}"
+        f"\n{'path':<8}{'seconds':>9}{'202s':>7}{'peak RSS, largest worker':>27}"
+        f"{'all workers':>14}{'before the uploads':>21}"
     )
     for label, result in results.items():
         accepted = result["statuses"].count(202)
         print(
             f"{label:<8}{result['seconds']:>9.1f}{accepted:>5}/{len(result['statuses']):<2}"
             f"{result['peak_mb']:>24.1f} MB{result['sum_mb']:>11.1f} MB"
+            f"{result['before_mb']:>18.1f} MB"
         )
     direct, web = results["direct"], results["web"]
     ratio = web["peak_mb"] / direct["peak_mb"] if direct["peak_mb"] else float("nan")
