@@ -51,6 +51,7 @@ ROUTES = {
     "media_pipeline.tasks.process_upload": "media",
     "mailer.tasks.send_email": "email",
     "media_pipeline.tasks.sweep_stale_uploads": "default",
+    "media_pipeline.tasks.sweep_direct_uploads": "default",
     "mailer.tasks.sweep_stale_emails": "default",
     "mailer.digest_tasks.close_digest": "email",
     "mailer.digest_tasks.close_due_digests": "default",

@@ -65,7 +65,13 @@ def uploads(request: HttpRequest) -> JsonResponse:
 @login_required_json
 def upload_detail(request: HttpRequest, upload_id) -> HttpResponse:
     """GET the upload's state and renditions; PATCH its texts (caption, alt_text,
-    description); DELETE it."""
+    description); DELETE it (an unfinished direct upload too: aborted)."""
+    if request.method == "DELETE":
+        from media_pipeline.api_direct import abort_if_unfinished
+
+        aborted = abort_if_unfinished(request, upload_id)
+        if aborted:
+            return aborted
     upload = selectors.upload_of(request.user, upload_id)
     if request.method == "DELETE":
         services.delete_upload(upload=upload)

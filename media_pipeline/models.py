@@ -93,3 +93,30 @@ class Rendition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}.{self.format} {self.width}x{self.height}"
+
+
+class DirectUpload(models.Model):
+    """An upload on its way from the browser straight to the media host (S3).
+
+    Kept apart from Upload: until the browser says it is done, nothing is queued and no
+    status, sweep or metric of uploads sees it. Completing it creates the Upload with the
+    same id (and removes this row); an unfinished one is aborted by its owner or, after
+    MEDIA_DIRECT_UPLOAD_EXPIRY, by the sweep. The claimed size and type are only what the
+    browser said: the worker checks the stored object before decoding it.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="direct_uploads"
+    )
+    key = models.CharField(max_length=255, unique=True)  # incoming/<owner id>/<random>
+    multipart_id = models.CharField(max_length=1024, blank=True)  # empty: one presigned POST
+    part_bytes = models.PositiveBigIntegerField(default=0)
+    original_name = models.CharField(max_length=255)
+    claimed_bytes = models.PositiveBigIntegerField()
+    claimed_type = models.CharField(max_length=100)
+    caption = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.claimed_bytes} bytes, unfinished)"

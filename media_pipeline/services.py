@@ -15,7 +15,7 @@ from core.background import in_background
 from core.statelog import state_changed
 from core.sweeping import sweep
 from mailer import notifications
-from media_pipeline import imaging
+from media_pipeline import direct, imaging
 from media_pipeline.models import Rendition, Upload, rendition_key
 from ops import broker, counters
 from ops.selectors import LATENCY_BUCKETS, PROCESSING_BUCKETS
@@ -64,13 +64,13 @@ def rendition_specs() -> tuple[imaging.RenditionSpec, ...]:
 
 
 def render_file(
-    stream, timer: imaging.PhaseTimer | None = None
+    stream, timer: imaging.PhaseTimer | None = None, limits: imaging.Limits | None = None
 ) -> tuple[imaging.ImageInfo, list[imaging.Rendered]]:
     """The configured renditions of an image file, by the configured engine, under the limits."""
     return imaging.render_renditions(
         stream,
         rendition_specs(),
-        limits=upload_limits(),
+        limits=limits or upload_limits(),
         engine=settings.MEDIA_IMAGE_ENGINE,
         timer=timer,
     )
@@ -229,9 +229,19 @@ def process_upload(*, upload_id, reclaim: bool = False) -> Upload | None:
         return None
     upload = Upload.objects.select_related("owner").get(id=upload_id)
     timer = imaging.PhaseTimer()
+    limits = None
+    if direct.is_direct(upload):
+        # Written by a browser straight to the media host: nothing it said is trusted.
+        try:
+            with timer.phase("check"):
+                direct.check_stored(upload)
+        except imaging.InvalidImageError as error:
+            direct.discard_stored(upload)
+            return fail_upload(upload_id=upload_id, reason=str(error))
+        limits = direct.limits()
     try:
         with upload.original.open("rb") as stream:
-            info, rendered = render_file(stream, timer)
+            info, rendered = render_file(stream, timer, limits)
     except imaging.InvalidImageError as error:
         return fail_upload(upload_id=upload_id, reason=str(error))
 
@@ -258,7 +268,7 @@ def process_upload(*, upload_id, reclaim: bool = False) -> Upload | None:
         now = timezone.now()
         finished = Upload.objects.filter(id=upload_id, status=Status.PROCESSING).update(
             status=Status.READY, error="", width=info.width, height=info.height,
-            animated=info.animated, finished_at=now,
+            animated=info.animated, original_format=info.format, finished_at=now,
         )  # fmt: skip
         if finished:
             # The row as claimed (loaded just after the claim): no query of its own.

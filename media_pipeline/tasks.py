@@ -9,7 +9,7 @@ from django.conf import settings
 
 from core import malloc
 from core.transient import backoff_seconds, is_transient
-from media_pipeline import imaging, services
+from media_pipeline import direct, imaging, services
 
 log = logging.getLogger(__name__)
 
@@ -79,3 +79,9 @@ def process_upload(self, upload_id: str) -> str:
 @shared_task(ignore_result=True, send_events=False)
 def sweep_stale_uploads() -> int:
     return services.sweep_stale_uploads()
+
+
+@shared_task(ignore_result=True, send_events=False)
+def sweep_direct_uploads() -> int:
+    """Abort direct uploads left unfinished past MEDIA_DIRECT_UPLOAD_EXPIRY."""
+    return direct.sweep_abandoned()

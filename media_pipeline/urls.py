@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from media_pipeline import api, views
+from media_pipeline import api, api_direct, views
 
 app_name = "media_pipeline"
 
@@ -16,4 +16,8 @@ urlpatterns = [
     path("api/uploads/bulk/", api.uploads_bulk, name="api-uploads-bulk"),
     path("api/uploads/<uuid:upload_id>/", api.upload_detail, name="api-upload"),
     path("api/uploads/<uuid:upload_id>/retry/", api.upload_retry, name="api-upload-retry"),
+    # Straight to the media host (S3): media_pipeline/direct.py.
+    path("api/uploads/direct/", api_direct.start, name="api-uploads-direct"),
+    path("api/uploads/<uuid:upload_id>/parts/", api_direct.parts, name="api-upload-parts"),
+    path("api/uploads/<uuid:upload_id>/complete/", api_direct.complete, name="api-upload-complete"),
 ]

@@ -11,7 +11,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 
 from core import ratelimit
-from media_pipeline import bulk, filters, imaging, selectors, services
+from media_pipeline import bulk, direct, filters, imaging, selectors, services
 from media_pipeline.imaging.formats import FORMATS, accepted_labels
 from media_pipeline.models import Upload
 
@@ -97,6 +97,12 @@ def home(request: HttpRequest) -> HttpResponse:
     library = library_state(request)
     page = Paginator(library["uploads"], GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
     uploads = [for_page(upload) for upload in page]
+    # With an S3 media host the page sends files straight there (direct_upload.js), and
+    # the larger limit of that path applies.
+    straight = direct.available()
+    max_bytes = (
+        settings.MEDIA_DIRECT_MAX_UPLOAD_BYTES if straight else settings.MEDIA_MAX_UPLOAD_BYTES
+    )
     return render(
         request,
         "media_pipeline/home.html",
@@ -104,11 +110,12 @@ def home(request: HttpRequest) -> HttpResponse:
             "page": page,
             "uploads": uploads,
             "pending": any(u["pending"] for u in uploads),
-            "max_bytes": settings.MEDIA_MAX_UPLOAD_BYTES,
+            "max_bytes": max_bytes,
             # Said as the server's refusal says it.
-            "max_size": f"{settings.MEDIA_MAX_UPLOAD_BYTES / 1_048_576:.0f} MB",
+            "max_size": f"{max_bytes / 1_048_576:.0f} MB",
             "accepted": accepted_labels(),
             "library": library,
+            "direct_url": reverse("media_pipeline:api-uploads-direct") if straight else "",
         },
     )
 

@@ -147,6 +147,8 @@ def media_storage() -> dict:
                 "querystring_auth": not env("MEDIA_CDN_DOMAIN", default=""),
                 "querystring_expire": env.int("MEDIA_URL_EXPIRE_SECONDS", default=3600),
                 "file_overwrite": True,
+                # A worker reading a large original spools it to disk above this size.
+                "max_memory_size": 16 * 1024 * 1024,
             },
         }
     return {
@@ -193,6 +195,14 @@ MEDIA_RETRY_BACKOFF_SECONDS = env.float("MEDIA_RETRY_BACKOFF_SECONDS", default=2
 MEDIA_PROCESSING_LEASE = env.int("MEDIA_PROCESSING_LEASE", default=600)
 # Uploads are streamed to disk above this size instead of being held in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Direct uploads (an S3 media host only): the browser sends the file straight to the media
+# host through presigned URLs (media_pipeline/direct.py), in parts of MEDIA_DIRECT_PART_BYTES
+# (S3's least is 5 MB), each URL valid MEDIA_DIRECT_URL_EXPIRE_SECONDS; an unfinished upload
+# is aborted by the sweep MEDIA_DIRECT_UPLOAD_EXPIRY seconds after it started.
+MEDIA_DIRECT_MAX_UPLOAD_BYTES = env.int("MEDIA_DIRECT_MAX_UPLOAD_BYTES", default=200 * 1024 * 1024)
+MEDIA_DIRECT_PART_BYTES = env.int("MEDIA_DIRECT_PART_BYTES", default=5 * 1024 * 1024)
+MEDIA_DIRECT_URL_EXPIRE_SECONDS = env.int("MEDIA_DIRECT_URL_EXPIRE_SECONDS", default=900)
+MEDIA_DIRECT_UPLOAD_EXPIRY = env.int("MEDIA_DIRECT_UPLOAD_EXPIRY", default=24 * 3600)
 
 # ABUSE LIMITS
 # Attempts per client in a window, "count/window" with the window in s, m, h or d, and an
@@ -314,6 +324,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": SWEEP_INTERVAL_SECONDS,
         "options": {"expires": SWEEP_INTERVAL_SECONDS},
     },
+    # Unfinished direct uploads past MEDIA_DIRECT_UPLOAD_EXPIRY: hourly is plenty.
+    "sweep-direct-uploads": {
+        "task": "media_pipeline.tasks.sweep_direct_uploads",
+        "schedule": env.float("DIRECT_SWEEP_INTERVAL_SECONDS", default=3600.0),
+        "options": {"expires": 600},
+    },
 }
 # Judoscale's add-on sets JUDOSCALE_URL: beat then reports the queue ages every 10 s.
 JUDOSCALE_URL = env("JUDOSCALE_URL", default="")
@@ -347,6 +363,8 @@ SECURE_CSP = {
     "script-src": [CSP.SELF, CSP.NONCE],
     "style-src": [CSP.SELF, CSP.NONCE],
     "img-src": [CSP.SELF, "data:", "blob:", *MEDIA_HOSTS, *env.list("CSP_IMG_HOSTS", default=[])],
+    # Direct uploads send the file from the page straight to the media host.
+    "connect-src": [CSP.SELF, *MEDIA_HOSTS],
     "object-src": [CSP.NONE],
     "base-uri": [CSP.SELF],
     "frame-ancestors": [CSP.NONE],

@@ -35,12 +35,13 @@ def test_reliability_settings():
     assert conf.task_publish_retry_policy["max_retries"] <= 3
 
 
-def test_beat_runs_both_sweeps_and_closes_due_digests():
+def test_beat_runs_the_sweeps_and_closes_due_digests():
     tasks = {entry["task"] for entry in app.conf.beat_schedule.values()}
     assert tasks == {
         "media_pipeline.tasks.sweep_stale_uploads",
         "mailer.tasks.sweep_stale_emails",
         "mailer.digest_tasks.close_due_digests",
+        "media_pipeline.tasks.sweep_direct_uploads",
     }
 
 

@@ -514,7 +514,9 @@
     }
   }
 
+  // Straight to the media host (direct_upload.js) when the page offers it; else through here.
   function send(row) {
+    if (window.mediaDirectUpload && form.dataset.directUrl && !row.throughWeb) return sendDirect(row);
     running += 1;
     setState(row, "uploading", "Uploading");
     announce(row.file.name + ": uploading.");
@@ -559,6 +561,24 @@
     var body = new FormData();
     body.append("file", row.file, row.file.name);
     xhr.send(body);
+  }
+
+  function sendDirect(row) {
+    running += 1;
+    window.mediaDirectUpload.send(row, {
+      setState: function (state, label, message) { setState(row, state, label, message); },
+      accepted: function (upload) {
+        row.progress.removeAttribute("value");
+        row.percent.textContent = "";
+        onProcessing(row, upload);
+        watch(upload.url, function (latest) { onProcessing(row, latest); });
+      },
+      refused: function (message) { finish(row, "refused", message, row.file.name + " was not accepted: " + message); },
+      failed: function (message) { finish(row, "error", message); offerRetry(row); },
+      cancelled: function () { finish(row, "cancelled", "Cancelled. Nothing of it was kept."); },
+      throughWeb: function () { row.throughWeb = true; running -= 1; send(row); },
+      done: function () { running -= 1; pump(); },
+    });
   }
 
   function pump() {
