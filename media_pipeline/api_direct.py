@@ -10,7 +10,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from media_pipeline import direct, selectors
+from core import ratelimit
+from media_pipeline import direct, selectors, services
 from media_pipeline.api import error, login_required_json
 from media_pipeline.models import DirectUpload, Upload
 
@@ -42,6 +43,11 @@ def start(request: HttpRequest) -> JsonResponse:
     if payload is None:
         return error('Send a JSON object: {"filename", "size", "content_type"}.', 400)
     try:
+        # One file, as through POST /api/uploads/: the same per-user rate.
+        ratelimit.check_upload(request.user)
+    except ratelimit.RateLimited as limited:
+        return ratelimit.too_many_json(limited)
+    try:
         row, instructions = direct.start(
             owner=request.user,
             filename=str(payload.get("filename") or ""),
@@ -53,6 +59,8 @@ def start(request: HttpRequest) -> JsonResponse:
         return unavailable(reason)
     except direct.Refused as refused:
         return error(str(refused), refused.status)
+    except services.QuotaExceeded as full:
+        return error(str(full), 413)
     body = {
         "id": str(row.id),
         "complete_url": reverse("media_pipeline:api-upload-complete", args=[row.id]),

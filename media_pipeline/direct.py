@@ -158,10 +158,13 @@ def start(*, owner, filename: str, size, content_type, caption: str = "") -> tup
     The instructions are {"parts": [{"number", "url"}], "part_size"} for a multipart
     upload, or {"url", "fields"} for one presigned POST when the file fits in one part.
     """
-    from media_pipeline.services import clean_file_name
+    from media_pipeline.services import check_quota, clean_file_name
 
     storage = media_host()
     size, content_type = check_claim(size, content_type)
+    # The claimed size counts against the quota now; the worker holds the stored object to
+    # that claim, so a file cannot grow past it afterwards.
+    check_quota(owner=owner, incoming_bytes=size)
     client, bucket = s3_client(storage)
     row = DirectUpload(
         id=uuid.uuid4(),

@@ -177,6 +177,25 @@ def test_refusals_say_why_and_start_nothing(
 
 
 @pytest.mark.integration
+def test_the_quota_and_the_upload_rate_hold_on_the_direct_path_too(
+    media_host, s3_server, alice_client, settings
+):
+    settings.UPLOAD_QUOTA_BYTES = 20 * MB
+    over = start(alice_client, 21 * MB, "image/png")
+    assert over.status_code == 413 and "quota" in over.json()["error"]
+
+    settings.UPLOAD_QUOTA_BYTES = 0
+    settings.UPLOAD_RATE_LIMIT = "3/h"  # every attempt counts: the refused one above too
+    assert start(alice_client, 1000).status_code == 201
+    assert start(alice_client, 1000).status_code == 201
+    limited = start(alice_client, 1000)
+    assert limited.status_code == 429
+    assert int(limited["Retry-After"]) > 0 and limited.json()["error"]
+    assert DirectUpload.objects.count() == 2
+    assert multipart_uploads(s3_server) == []
+
+
+@pytest.mark.integration
 def test_malformed_requests_and_other_users(media_host, alice_client, client, other_user):
     bad = alice_client.post("/api/uploads/direct/", "nope", content_type="application/json")
     assert bad.status_code == 400 and "JSON" in bad.json()["error"]
