@@ -16,3 +16,5 @@ WHITENOISE_AUTOREFRESH = False
 # query and upsert), set where the benchmark never reaches them.
 UPLOAD_RATE_LIMIT = "1000000/h"
 UPLOAD_QUOTA_BYTES = 10**15
+# Every client of a benchmark logs in from 127.0.0.1, at once.
+LOGIN_RATE_LIMIT = LOGIN_USER_RATE_LIMIT = "1000000/h"

@@ -132,7 +132,7 @@ def media_storage() -> dict:
     if MEDIA_S3_BUCKET:
         # https://django-storages.readthedocs.io/en/latest/backends/amazon-S3.html
         return {
-            "BACKEND": "storages.backends.s3.S3Storage",
+            "BACKEND": "media_pipeline.storage.MediaS3Storage",
             "OPTIONS": {
                 "bucket_name": MEDIA_S3_BUCKET,
                 "endpoint_url": env("MEDIA_S3_ENDPOINT_URL", default=None),

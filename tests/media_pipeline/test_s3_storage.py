@@ -51,7 +51,7 @@ def s3_settings(s3_server, settings):
     }
     settings.STORAGES = {
         **settings.STORAGES,
-        "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options},
+        "default": {"BACKEND": "media_pipeline.storage.MediaS3Storage", "OPTIONS": options},
     }
     return {
         "MEDIA_S3_BUCKET": BUCKET,
