@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from media_pipeline import api, views
+from media_pipeline import api, events, views
 
 app_name = "media_pipeline"
 
@@ -14,4 +14,6 @@ urlpatterns = [
     path("api/uploads/", api.uploads, name="api-uploads"),
     path("api/uploads/<uuid:upload_id>/", api.upload_detail, name="api-upload"),
     path("api/uploads/<uuid:upload_id>/retry/", api.upload_retry, name="api-upload-retry"),
+    path("api/uploads/<uuid:upload_id>/keep/", api.upload_keep, name="api-upload-keep"),
+    path("events/", events.stream, name="events"),
 ]
