@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.http import require_GET
 
@@ -35,7 +36,8 @@ from media_pipeline.models import Upload
 # this far back and sends only (id, updated_at) pairs it has not sent yet.
 OVERLAP = timedelta(seconds=2)
 # A comment line now and then, so that proxies do not take a quiet stream for a dead one.
-HEARTBEAT_SECONDS = 15.0
+# A closed tab is noticed only when a write fails: this also bounds how long it holds on.
+HEARTBEAT_SECONDS = 5.0
 RECONNECT_MS = 1000
 
 
@@ -81,7 +83,10 @@ def sync_events(changes: Changes, lifetime: float, interval: float):
     yield f"retry: {RECONNECT_MS}\n\n"
     started = last_sent = time.monotonic()
     while True:
-        event = changes.check()
+        try:
+            event = changes.check()
+        except DatabaseError:  # the database is away: end here, the browser comes back
+            return
         now = time.monotonic()
         if event or now - last_sent > HEARTBEAT_SECONDS:
             yield event or ": still here\n\n"
@@ -97,7 +102,10 @@ async def async_events(changes: Changes, lifetime: float, interval: float):
     yield f"retry: {RECONNECT_MS}\n\n"
     started = last_sent = time.monotonic()
     while True:
-        event = await check()
+        try:
+            event = await check()
+        except DatabaseError:
+            return
         now = time.monotonic()
         if event or now - last_sent > HEARTBEAT_SECONDS:
             yield event or ": still here\n\n"

@@ -8,7 +8,7 @@ const FINAL = ["ready", "failed"];
 const GIVE_UP_AFTER_ERRORS = 3; // failed connections in a row before falling back to polling
 
 const script = document.getElementById("live-script");
-const followers = new Map(); // API URL of an upload -> {onChange, fallback, seen}
+const followers = new Map(); // API URL of an upload -> [{onChange, fallback, seen}, ...]
 const latest = new Map(); // API URL -> the newest state pushed
 let source = null;
 let broken = !window.EventSource || !script;
@@ -22,18 +22,19 @@ function fallBack() {
   if (broken) return;
   broken = true;
   if (source) source.close();
-  followers.forEach((follower) => follower.fallback());
+  followers.forEach((list) => list.forEach((follower) => follower.fallback()));
   followers.clear();
 }
 
 function deliver(upload) {
   latest.set(upload.url, upload);
-  const follower = followers.get(upload.url);
-  if (follower && follower.seen !== changeOf(upload)) {
+  const list = followers.get(upload.url) || [];
+  if (FINAL.includes(upload.status)) followers.delete(upload.url);
+  list.forEach((follower) => {
+    if (follower.seen === changeOf(upload)) return;
     follower.seen = changeOf(upload);
-    if (FINAL.includes(upload.status)) followers.delete(upload.url);
     follower.onChange(upload);
-  }
+  });
   document.dispatchEvent(new CustomEvent("media:upload", { detail: upload }));
 }
 
@@ -57,7 +58,7 @@ function connect() {
 function follow(url, onChange, fallback) {
   if (broken) return false;
   const follower = { onChange, fallback, seen: null };
-  followers.set(url, follower);
+  followers.set(url, [...(followers.get(url) || []), follower]); // a row and a tile, say
   const known = latest.get(url);
   if (known) window.setTimeout(() => deliver(known), 0); // pushed before it was followed
   return true;
@@ -83,7 +84,7 @@ function paint(placeholder) {
     image = document.createElement("img");
     image.className = "placeholder-image";
     image.alt = "";
-    placeholder.prepend(image);
+    placeholder.append(image); // after the state's text, which upload.js keeps first
   }
   image.src = url;
 }
@@ -100,6 +101,9 @@ function decorate(node, upload) {
   if (notice) {
     notice.hidden = !upload.duplicate_of;
     if (upload.duplicate_of) notice.querySelector(".duplicate-link").href = "/uploads/" + upload.duplicate_of + "/";
+    // Tiles made from the page's template learn their upload's name here.
+    notice.querySelector(".duplicate-keep .visually-hidden").textContent = " copies of " + upload.name;
+    notice.querySelector(".duplicate-drop .visually-hidden").textContent = " " + upload.name;
   }
 }
 
