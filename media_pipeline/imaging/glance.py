@@ -42,7 +42,7 @@ class Glance:
 def glance_at_image(image: Image.Image) -> Glance:
     """The glance of decoded pixels (an upright image, any size: it is shrunk first)."""
     small = image.copy()
-    small.thumbnail((256, 256), Image.Resampling.BOX)
+    small.thumbnail((64, 64), Image.Resampling.BOX)  # all three need less
     return Glance(thumbhash=thumbhash(small), colour=dominant_colour(small), phash=dhash(small))
 
 

@@ -9,7 +9,6 @@ const GIVE_UP_AFTER_ERRORS = 3; // failed connections in a row before falling ba
 
 const script = document.getElementById("live-script");
 const followers = new Map(); // API URL of an upload -> [{onChange, fallback, seen}, ...]
-const latest = new Map(); // API URL -> the newest state pushed
 let source = null;
 let broken = !window.EventSource || !script;
 let failures = 0;
@@ -27,7 +26,6 @@ function fallBack() {
 }
 
 function deliver(upload) {
-  latest.set(upload.url, upload);
   const list = followers.get(upload.url) || [];
   if (FINAL.includes(upload.status)) followers.delete(upload.url);
   list.forEach((follower) => {
@@ -59,8 +57,8 @@ function follow(url, onChange, fallback) {
   if (broken) return false;
   const follower = { onChange, fallback, seen: null };
   followers.set(url, [...(followers.get(url) || []), follower]); // a row and a tile, say
-  const known = latest.get(url);
-  if (known) window.setTimeout(() => deliver(known), 0); // pushed before it was followed
+  // Nothing pushed before is replayed: the caller has the newer state (a 202 or a retry's
+  // answer), and every later change comes as an event of its own.
   return true;
 }
 
