@@ -239,7 +239,8 @@ def process_upload(*, upload_id, reclaim: bool = False) -> Upload | None:
                 return finish_ready(upload, info, upload.renditions.count(), timer, reused=True)
             info, rendered = render_file(stream, timer, specs=(first,))
             store_renditions(upload, rendered, timer)
-            duplicates.record_glance(upload_id=upload_id, image=thumbnail_pixels(rendered))
+            if upload.phash is None:  # the web process left the glance to the worker
+                duplicates.record_glance(upload_id=upload_id, image=thumbnail_pixels(rendered))
             if rest:
                 stream.seek(0)
                 info, more = render_file(stream, timer, specs=rest)

@@ -126,3 +126,16 @@ def test_a_copy_rendered_under_other_settings_is_rendered_afresh(alice_client, s
         ("thumb", f"renditions/{second['id']}/thumb.jpg"),
         ("big", f"renditions/{second['id']}/big.jpg"),
     }
+
+
+def test_a_large_png_gets_its_placeholder_and_duplicate_flag_from_the_worker(alice_client):
+    picture = photo_image(1800, 1200, seed=10)  # over the web process's 2 MP decode budget
+    first = post(alice_client, "wide.jpg", save_as(picture, "JPEG", quality=90))
+    body = post(alice_client, "wide.png", save_as(picture, "PNG"))
+    assert body["placeholder"] == {"thumbhash": "", "color": ""}
+    assert body["duplicate_of"] is None
+    services.process_upload(upload_id=body["id"])
+    done = alice_client.get(body["url"]).json()
+    assert done["status"] == "ready"
+    assert done["placeholder"]["thumbhash"] and done["placeholder"]["color"].startswith("#")
+    assert done["duplicate_of"] == first["id"]
