@@ -1,7 +1,9 @@
 """The live pages' push channel: Server-Sent Events of the user's uploads as they change.
 
-`GET /events/` answers `text/event-stream`. Every MEDIA_EVENTS_CHECK_SECONDS the stream asks
-Postgres which of the user's uploads changed (an index range scan on (owner, updated_at):
+`GET /events/` answers `text/event-stream`. When an upload changes (on Postgres a trigger
+NOTIFYs on commit and the stream LISTENs on its own database connection), and at the latest
+every MEDIA_EVENTS_CHECK_SECONDS, the stream asks the database which of the user's uploads
+changed (an index range scan on (owner, updated_at):
 the worker bumps `updated_at` on each state change and on each rendition it records) and
 sends those uploads in full, in the API's shape, as one `uploads` event. Each response lasts
 MEDIA_EVENTS_STREAM_SECONDS, then ends; the browser's EventSource reconnects by itself,
@@ -19,12 +21,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.http import require_GET
 
@@ -39,6 +42,7 @@ OVERLAP = timedelta(seconds=2)
 # A closed tab is noticed only when a write fails: this also bounds how long it holds on.
 HEARTBEAT_SECONDS = 5.0
 RECONNECT_MS = 1000
+CHANNEL = "media_uploads"  # the trigger of migration 0003 notifies it with the owner's id
 
 
 def start_time(request: HttpRequest) -> datetime:
@@ -78,9 +82,39 @@ class Changes:
         return f"id: {self.since.timestamp():.6f}\nevent: uploads\ndata: {body}\n\n"
 
 
+@contextmanager
+def listening():
+    """Wake as soon as any upload changes (Postgres NOTIFY, sent by a trigger on commit), or
+    after the check interval otherwise; yields the function that waits `seconds`."""
+    if connection.vendor != "postgresql":
+        yield time.sleep
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"LISTEN {CHANNEL}")
+    raw = connection.connection
+
+    def wait(seconds: float) -> None:
+        for _ in raw.notifies(timeout=seconds, stop_after=1):
+            pass  # any change wakes the check; the check itself is the owner's filter
+
+    try:
+        yield wait
+    finally:  # the connection may serve other requests after this one
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("UNLISTEN *")
+        except DatabaseError:
+            pass  # gone with its connection
+
+
 def sync_events(changes: Changes, lifetime: float, interval: float):
     """The stream as a generator (WSGI): one thread, at most `lifetime` seconds."""
     yield f"retry: {RECONNECT_MS}\n\n"
+    with listening() as wait:
+        yield from _sync_loop(changes, lifetime, interval, wait)
+
+
+def _sync_loop(changes: Changes, lifetime: float, interval: float, wait):
     started = last_sent = time.monotonic()
     while True:
         try:
@@ -93,7 +127,7 @@ def sync_events(changes: Changes, lifetime: float, interval: float):
             last_sent = now
         if now - started >= lifetime:
             return
-        time.sleep(interval)
+        wait(interval)
 
 
 async def async_events(changes: Changes, lifetime: float, interval: float):

@@ -4,6 +4,31 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+# Postgres only: each insert or update of an upload notifies its owner's event streams
+# (media_pipeline.events), which then look at once instead of at their next check.
+NOTIFY_FUNCTION = """
+CREATE OR REPLACE FUNCTION media_pipeline_upload_notify() RETURNS trigger AS $$
+BEGIN
+    PERFORM pg_notify('media_uploads', NEW.owner_id::text);
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER media_pipeline_upload_notify AFTER INSERT OR UPDATE ON media_pipeline_upload
+    FOR EACH ROW EXECUTE FUNCTION media_pipeline_upload_notify();
+"""
+DROP_NOTIFY = """
+DROP TRIGGER IF EXISTS media_pipeline_upload_notify ON media_pipeline_upload;
+DROP FUNCTION IF EXISTS media_pipeline_upload_notify();
+"""
+
+
+def on_postgres(sql):
+    def run(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(sql)
+
+    return run
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -51,4 +76,5 @@ class Migration(migrations.Migration):
             model_name="upload",
             index=models.Index(fields=["owner", "sha256"], name="upload_owner_sha256"),
         ),
+        migrations.RunPython(on_postgres(NOTIFY_FUNCTION), on_postgres(DROP_NOTIFY)),
     ]
