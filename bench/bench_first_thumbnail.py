@@ -10,8 +10,8 @@ idle, it posts a 12-megapixel photo-like JPEG and notes:
 - the 202 to the thumbnail's URL answering 200 (seen by asking every 10 ms),
 beside pyvips' `thumbnail` alone of the same file to the same size (one thread, as the worker
 runs libvips). Prints the medians and the ratio (round trip + 202 to thumbnail shown) /
-(round trip + pyvips thumbnail alone), goal <= 1.3, and the event stream's share: it looks
-for changes every MEDIA_EVENTS_CHECK_SECONDS (0.5 s), so half of that is waited on average.
+(round trip + pyvips thumbnail alone), goal <= 1.3. The stream looks for changes when
+Postgres notifies it, else every MEDIA_EVENTS_CHECK_SECONDS (`--check-seconds`).
 Always exits 0.
 """
 
