@@ -334,10 +334,17 @@ def report(samples: dict[str, Sample]) -> None:
 
 
 @contextmanager
-def served(label: str = "upload", *, workers: int = WORKERS, threads: int = THREADS):
+def served(
+    label: str = "upload",
+    *,
+    workers: int = WORKERS,
+    threads: int = THREADS,
+    extra_env: dict[str, str] | None = None,
+):
     """Serve the bench settings with gunicorn on loopback, on a throwaway database and queues.
 
-    Yields (base URL, media folder, server process, log path); a user USERNAME exists.
+    Yields (base URL, media folder, server process, log path, environment); a user USERNAME
+    exists. `extra_env` adds settings (e.g. MEDIA_PLACEHOLDERS=false).
     Removes the database, the queues and the folder afterwards, whatever happened.
     """
     pid = os.getpid()
@@ -364,6 +371,7 @@ def served(label: str = "upload", *, workers: int = WORKERS, threads: int = THRE
             "VAR_DIR": str(folder / "var"),
             "EMAIL_URL": "memory:",
             "LOG_LEVEL": "WARNING",
+            **(extra_env or {}),
         }
         gunicorn_args = [
             "config.wsgi",
@@ -390,7 +398,7 @@ def served(label: str = "upload", *, workers: int = WORKERS, threads: int = THRE
                 stderr=subprocess.STDOUT,
             )
         wait_until_healthy(base, server, log)
-        yield base, media, server, log
+        yield base, media, server, log, env
     except Exception:
         if log.exists():
             print(f"The server's log, last lines:\n{log.read_text()[-4000:]}", file=sys.stderr)
@@ -424,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=THREADS, help="threads each (1: sync)")
     args = parser.parse_args(argv)
 
-    with served(workers=args.workers, threads=args.threads) as (base, media, _, log):
+    with served(workers=args.workers, threads=args.threads) as (base, media, _, log, _):
         print(
             f"Clients:  {args.clients} threads, one logged-in requests.Session each; "
             f"{args.n} timed requests per variant in {args.rounds} rounds, "

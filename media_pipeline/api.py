@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_http_methods
 
 from core import ratelimit
-from media_pipeline import bulk, filters, imaging, selectors, services
+from media_pipeline import bulk, duplicates, filters, imaging, selectors, services
 
 
 def error(message: str, status: int) -> JsonResponse:
@@ -105,6 +105,14 @@ def upload_retry(request: HttpRequest, upload_id) -> JsonResponse:
     response = JsonResponse(body, status=202)
     response["Location"] = body["url"]
     return response
+
+
+@require_http_methods(["POST"])
+@login_required_json
+def upload_keep(request: HttpRequest, upload_id) -> JsonResponse:
+    """Keep an upload flagged as a duplicate: the flag is cleared (drop it with DELETE)."""
+    upload = duplicates.keep(upload=selectors.upload_of(request.user, upload_id))
+    return JsonResponse(selectors.upload_as_dict(upload))
 
 
 # --- the library: texts of an upload, several uploads at once -------------------------------

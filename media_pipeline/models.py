@@ -60,6 +60,18 @@ class Upload(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    # Seen at once, before any rendition: a ThumbHash (base64) and the dominant colour
+    # (#rrggbb) for the placeholder, a 64-bit dHash that finds near-duplicates; the original's
+    # SHA-256 (worker) finds exact copies, whose renditions are reused.
+    thumbhash = models.CharField(max_length=64, blank=True)
+    dominant_color = models.CharField(max_length=7, blank=True)
+    phash = models.BigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    # The earlier upload this one looks like, until its owner keeps it (or drops it).
+    duplicate_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
     class Meta:
         ordering = ["-created_at"]
         indexes = [
@@ -67,6 +79,9 @@ class Upload(models.Model):
             # What operations read on every scrape: the oldest queued, recent outcomes.
             models.Index(fields=["status", "queued_at"], name="upload_status_queued_at"),
             models.Index(fields=["status", "finished_at"], name="upload_status_finished_at"),
+            # The live stream's change check, and exact copies among an owner's uploads.
+            models.Index(fields=["owner", "updated_at"], name="upload_owner_updated_at"),
+            models.Index(fields=["owner", "sha256"], name="upload_owner_sha256"),
         ]
 
     def __str__(self) -> str:

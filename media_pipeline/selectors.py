@@ -97,6 +97,10 @@ def upload_as_dict(upload: Upload, *, renditions: Iterable[Rendition] | None = N
             "format": upload.original_format,
             "url": file_url(upload.original),
         },
+        # Shown until the renditions exist: ThumbHash (base64, decoded by the browser) and
+        # the dominant colour (#rrggbb); empty strings when not known (yet).
+        "placeholder": {"thumbhash": upload.thumbhash, "color": upload.dominant_color},
+        "duplicate_of": str(upload.duplicate_of_id) if upload.duplicate_of_id else None,
         "renditions": [
             {
                 "name": rendition.name,

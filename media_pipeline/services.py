@@ -2,6 +2,7 @@
 
 import logging
 from datetime import timedelta
+from io import BytesIO
 from pathlib import PurePath
 
 from django.conf import settings
@@ -10,12 +11,13 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
+from PIL import Image
 
 from core.background import in_background
 from core.statelog import state_changed
 from core.sweeping import sweep
 from mailer import notifications
-from media_pipeline import direct, imaging
+from media_pipeline import direct, duplicates, imaging
 from media_pipeline.models import Rendition, Upload, rendition_key
 from ops import broker, counters
 from ops.selectors import LATENCY_BUCKETS, PROCESSING_BUCKETS
@@ -64,12 +66,16 @@ def rendition_specs() -> tuple[imaging.RenditionSpec, ...]:
 
 
 def render_file(
-    stream, timer: imaging.PhaseTimer | None = None, limits: imaging.Limits | None = None
+    stream,
+    timer: imaging.PhaseTimer | None = None,
+    limits: imaging.Limits | None = None,
+    specs=None,
 ) -> tuple[imaging.ImageInfo, list[imaging.Rendered]]:
-    """The configured renditions of an image file, by the configured engine, under the limits."""
+    """The configured renditions (or `specs`) of an image file, by the configured engine,
+    under the limits."""
     return imaging.render_renditions(
         stream,
-        rendition_specs(),
+        specs or rendition_specs(),
         limits=limits or upload_limits(),
         engine=settings.MEDIA_IMAGE_ENGINE,
         timer=timer,
@@ -116,6 +122,13 @@ def accept_upload(*, owner, file: UploadedFile, caption: str = "") -> Upload:
         )
     check_quota(owner=owner, incoming_bytes=file.size or 0)
     info = imaging.inspect_image(file, limits=limits)
+    seen = duplicates.look(file, limits=limits, info=info)
+    placeholder = {}
+    if seen:  # shown from the first answer on; the duplicate notice too
+        placeholder = duplicates.glance_fields(seen)
+        placeholder["duplicate_of_id"] = duplicates.nearest_earlier(
+            owner_id=owner.pk, phash=seen.phash
+        )
     upload = Upload(
         owner=owner,
         caption=caption[:500],
@@ -128,6 +141,7 @@ def accept_upload(*, owner, file: UploadedFile, caption: str = "") -> Upload:
         # Recorded now, in the INSERT: the publish itself happens off the request path and
         # clears this if the broker is away, so the sweep picks the row up within seconds.
         published_at=timezone.now(),
+        **placeholder,
     )
     file.seek(0)
     upload.original.save(upload.original_name, file, save=False)
@@ -200,7 +214,7 @@ def claim_upload(*, upload_id, reclaim: bool = False) -> str:
     if reclaim:
         claimable |= Q(status=Status.PROCESSING)
     claimed = Upload.objects.filter(claimable, id=upload_id).update(
-        status=Status.PROCESSING, claimed_at=now, attempts=F("attempts") + 1
+        status=Status.PROCESSING, claimed_at=now, attempts=F("attempts") + 1, updated_at=now
     )
     if not claimed:
         return Claim.NOT_CLAIMABLE
@@ -214,9 +228,16 @@ def claim_upload(*, upload_id, reclaim: bool = False) -> str:
     return Claim.TAKEN
 
 
+def thumbnail_spec() -> imaging.RenditionSpec:
+    """The smallest rendition: made, stored and recorded before the others."""
+    return min(rendition_specs(), key=lambda spec: spec.long_edge)
+
+
 def process_upload(*, upload_id, reclaim: bool = False) -> Upload | None:
     """Make and store the renditions, then mark the upload ready (or failed) and tell the owner.
 
+    The thumbnail comes first, recorded at once so that pages show it while the larger sizes
+    are made; an exact copy of an earlier upload reuses its renditions instead.
     Writes only the fields the worker owns, so a caption edited meanwhile survives.
     Transient errors (storage, database) propagate for the task to retry. Returns None when
     the upload was not claimable (done already, or another worker has it).
@@ -239,19 +260,56 @@ def process_upload(*, upload_id, reclaim: bool = False) -> Upload | None:
             direct.discard_stored(upload)
             return fail_upload(upload_id=upload_id, reason=str(error))
         limits = direct.limits()
+    specs = rendition_specs()
+    first = thumbnail_spec()
+    rest = tuple(spec for spec in specs if spec is not first)
     try:
         with upload.original.open("rb") as stream:
-            info, rendered = render_file(stream, timer, limits)
+            if not upload.sha256:
+                upload.sha256 = duplicates.sha256_of(stream)
+                Upload.objects.filter(id=upload_id).update(sha256=upload.sha256)
+            wanted = {(spec.name, fmt) for spec in specs for fmt in spec.formats}
+            if duplicates.reuse_renditions(upload=upload, wanted=wanted):
+                info = imaging.ImageInfo(
+                    format=upload.original_format, width=upload.width, height=upload.height,
+                    frames=1, animated=upload.animated, mime_type="",
+                )  # fmt: skip
+                return finish_ready(upload, info, upload.renditions.count(), timer, reused=True)
+            info, rendered = render_file(stream, timer, limits, specs=(first,))
+            store_renditions(upload, rendered, timer)
+            if upload.phash is None:  # the web process left the glance to the worker
+                duplicates.record_glance(upload_id=upload_id, image=thumbnail_pixels(rendered))
+            if rest:
+                stream.seek(0)
+                info, more = render_file(stream, timer, limits, specs=rest)
+                # A source no larger than the thumbnail gives the larger sizes its very
+                # pixels: each size is stored once, under the smallest name (as one render
+                # of every size does, imaging.render.distinct_sizes).
+                made = {(item.width, item.height, item.format) for item in rendered}
+                more = [item for item in more if (item.width, item.height, item.format) not in made]
+                store_renditions(upload, more, timer)
+                rendered += more
     except imaging.InvalidImageError as error:
         return fail_upload(upload_id=upload_id, reason=str(error))
+    return finish_ready(upload, info, len(rendered), timer)
 
+
+def thumbnail_pixels(rendered: list[imaging.Rendered]) -> Image.Image:
+    """The thumbnail just made, decoded (it is small), for a glance the web process left out."""
+    best = next((item for item in rendered if item.format == "jpeg"), rendered[0])
+    image = Image.open(BytesIO(best.data))
+    image.load()
+    return image
+
+
+def store_renditions(upload: Upload, rendered: list[imaging.Rendered], timer) -> None:
+    """Store the files and record their rows, committed at once (pages show them now)."""
     stored = []
     with timer.phase("store"):
         for item in rendered:
             key = rendition_key(upload.id, item.name, item.extension)
             name = upload.original.storage.save(key, ContentFile(item.data))
             stored.append((item, name))
-
     with transaction.atomic():
         for item, name in stored:
             Rendition.objects.update_or_create(
@@ -265,18 +323,28 @@ def process_upload(*, upload_id, reclaim: bool = False) -> Upload | None:
                     "file": name,
                 },
             )
+        # What the live pages watch: a new rendition is a change of its upload.
+        Upload.objects.filter(id=upload.id).update(updated_at=timezone.now())
+
+
+def finish_ready(upload: Upload, info, renditions: int, timer, *, reused: bool = False):
+    """Mark the upload ready (if still ours), count it and tell the owner."""
+    upload_id = upload.id
+    with transaction.atomic():
         now = timezone.now()
         finished = Upload.objects.filter(id=upload_id, status=Status.PROCESSING).update(
             status=Status.READY, error="", width=info.width, height=info.height,
             animated=info.animated, original_format=info.format, finished_at=now,
+            updated_at=now,
         )  # fmt: skip
         if finished:
             # The row as claimed (loaded just after the claim): no query of its own.
             count_outcome(Status.READY, upload.queued_at, upload.claimed_at, now)
             notify_owner(upload_id=upload_id, kind="upload_ready")
     if finished:
+        extra = {"reused": "true"} if reused else {}
         state_changed(
-            "upload", upload_id, Status.READY, renditions=len(stored),
+            "upload", upload_id, Status.READY, renditions=renditions, **extra,
             **{f"{phase}_ms": ms for phase, ms in timer.milliseconds().items()},
         )  # fmt: skip
     return Upload.objects.get(id=upload_id)
@@ -300,7 +368,7 @@ def fail_upload(*, upload_id, reason: str) -> Upload:
         changed = (
             Upload.objects.filter(id=upload_id)
             .exclude(status__in=[Status.READY, Status.FAILED])
-            .update(status=Status.FAILED, error=reason, finished_at=now)
+            .update(status=Status.FAILED, error=reason, finished_at=now, updated_at=now)
         )
         if changed:
             times = Upload.objects.values("queued_at", "claimed_at").get(id=upload_id)
@@ -403,6 +471,8 @@ def delete_upload(*, upload: Upload) -> None:
     storage = upload.original.storage
     with transaction.atomic():
         upload.delete()
+        # Renditions of exact copies share files: only those nothing points at any more go.
+        names = duplicates.unused_files(names)
 
         def remove_files() -> None:
             for name in names:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from media_pipeline import api, api_direct, views
+from media_pipeline import api, api_direct, events, views
 
 app_name = "media_pipeline"
 
@@ -20,4 +20,6 @@ urlpatterns = [
     path("api/uploads/direct/", api_direct.start, name="api-uploads-direct"),
     path("api/uploads/<uuid:upload_id>/parts/", api_direct.parts, name="api-upload-parts"),
     path("api/uploads/<uuid:upload_id>/complete/", api_direct.complete, name="api-upload-complete"),
+    path("api/uploads/<uuid:upload_id>/keep/", api.upload_keep, name="api-upload-keep"),
+    path("events/", events.stream, name="events"),
 ]

@@ -11,7 +11,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 
 from core import ratelimit
-from media_pipeline import bulk, direct, filters, imaging, selectors, services
+from media_pipeline import bulk, direct, duplicates, filters, imaging, selectors, services
 from media_pipeline.imaging.formats import FORMATS, accepted_labels
 from media_pipeline.models import Upload
 
@@ -27,7 +27,8 @@ def picture(upload: dict) -> dict | None:
     for rendition in upload["renditions"]:
         by_format.setdefault(rendition["format"], []).append(rendition)
     fallback = by_format.get("jpeg")
-    if upload["status"] != Upload.Status.READY or not fallback:
+    # The thumbnail is shown as soon as it exists, while the larger sizes are still made.
+    if upload["status"] == Upload.Status.FAILED or not fallback:
         return None
 
     def srcset(renditions: list[dict]) -> str:
@@ -131,6 +132,10 @@ def upload_page(request: HttpRequest, upload_id) -> HttpResponse:
             services.delete_upload(upload=upload)
             messages.success(request, f"{upload.original_name} deleted.")
             return redirect(back_to(request, "media_pipeline:home"))
+        if action == "keep":
+            duplicates.keep(upload=upload)
+            messages.success(request, f"{upload.original_name}: kept.")
+            return redirect(back_to(request, reverse("media_pipeline:upload", args=[upload.id])))
         if action == "retry":
             try:
                 services.retry_upload(upload=upload)

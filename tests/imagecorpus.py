@@ -645,3 +645,30 @@ def damaged(data: bytes, seed: int, count: int = 8) -> bytes:
         at = rnd.randrange(len(out) // 4, len(out))
         out[at] = rnd.randrange(256)
     return bytes(out)
+
+
+def with_exif_thumbnail(jpeg: bytes, thumb_edge: int = 160, *, orientation: int = 1) -> bytes:
+    """The JPEG with an EXIF block carrying an embedded thumbnail, as phones and cameras write.
+
+    IFD0 holds the orientation; IFD1 points at a small JPEG of the same picture.
+    """
+    with Image.open(io.BytesIO(jpeg)) as im:
+        im.draft("RGB", (thumb_edge, thumb_edge))
+        small = im.convert("RGB")
+    small.thumbnail((thumb_edge, thumb_edge))
+    thumb = _save(small, "JPEG", quality=75)
+    # TIFF header, IFD0 (1 entry) at 8, IFD1 (3 entries) after it, then the thumbnail.
+    ifd0_at = 8
+    ifd1_at = ifd0_at + 2 + 12 + 4
+    thumb_at = ifd1_at + 2 + 3 * 12 + 4
+    tiff = b"II*\x00" + struct.pack("<I", ifd0_at)
+    tiff += struct.pack("<H", 1) + struct.pack("<HHIHH", 0x0112, 3, 1, orientation, 0)
+    tiff += struct.pack("<I", ifd1_at)
+    tiff += struct.pack("<H", 3)
+    tiff += struct.pack("<HHII", 0x0103, 3, 1, 6)  # compression: JPEG
+    tiff += struct.pack("<HHII", 0x0201, 4, 1, thumb_at)
+    tiff += struct.pack("<HHII", 0x0202, 4, 1, len(thumb))
+    tiff += struct.pack("<I", 0) + thumb
+    segment = b"Exif\x00\x00" + tiff
+    app1 = b"\xff\xe1" + struct.pack(">H", len(segment) + 2) + segment
+    return jpeg[:2] + app1 + jpeg[2:]

@@ -193,6 +193,14 @@ MEDIA_MAX_RETRIES = env.int("MEDIA_MAX_RETRIES", default=6)
 MEDIA_RETRY_BACKOFF_SECONDS = env.float("MEDIA_RETRY_BACKOFF_SECONDS", default=2.0)
 # Seconds a worker may hold an upload in `processing` before the sweep hands it out again.
 MEDIA_PROCESSING_LEASE = env.int("MEDIA_PROCESSING_LEASE", default=600)
+# Placeholder (ThumbHash, dominant colour) and perceptual hash taken at upload time; an
+# upload within MEDIA_DUPLICATE_DISTANCE differing bits of an earlier one is flagged.
+MEDIA_PLACEHOLDERS = env.bool("MEDIA_PLACEHOLDERS", default=True)
+MEDIA_DUPLICATE_DISTANCE = env.int("MEDIA_DUPLICATE_DISTANCE", default=8)
+# The live page's event stream: how long one response lasts (the browser then reconnects;
+# under sync workers it holds a thread that long) and how often it looks for changes.
+MEDIA_EVENTS_STREAM_SECONDS = env.float("MEDIA_EVENTS_STREAM_SECONDS", default=30.0)
+MEDIA_EVENTS_CHECK_SECONDS = env.float("MEDIA_EVENTS_CHECK_SECONDS", default=0.5)
 # Uploads are streamed to disk above this size instead of being held in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # Direct uploads (an S3 media host only): the browser sends the file straight to the media

@@ -169,6 +169,8 @@ def test_try_again_on_an_upload_already_tried_elsewhere_says_so_and_catches_up(
     upload = failed_for_real(user, "skyline.png", good)
     repair(upload, good)
     page = new_page()
+    # A page without the event stream (refused), which therefore does not hear of the retry.
+    page.route("**/events/**", lambda route: route.fulfill(status=503, body="away"))
     log_in(page, live_server.url, "alice")
     tile = page.locator("#gallery .tile").filter(has_text="skyline.png")
     retry = tile.get_by_role("button", name="Try again skyline.png")

@@ -128,8 +128,15 @@
     return node;
   }
 
-  // Ask for an upload's state until it is final, waiting longer each time nothing changed.
+  // Follow an upload until it is final: pushed by live.js when its stream is open, else by
+  // asking for its state, waiting longer each time nothing changed.
   function watch(url, onChange) {
+    var fallback = function () { poll(url, onChange); };
+    if (window.mediaLive && window.mediaLive.follow(url, onChange, fallback)) return;
+    fallback();
+  }
+
+  function poll(url, onChange) {
     var delay = POLL_FIRST_MS;
     var last = null;
     function tick() {
@@ -141,8 +148,10 @@
           }
           if (!response.ok) return false;
           return response.json().then(function (upload) {
-            if (upload.status !== last) {
-              last = upload.status;
+            // A new rendition is news too: the thumbnail comes before the larger sizes.
+            var seen = upload.status + ":" + upload.renditions.length + ":" + upload.duplicate_of;
+            if (seen !== last) {
+              last = seen;
               delay = POLL_FIRST_MS;
               onChange(upload);
             }
@@ -188,7 +197,8 @@
       retry.querySelector(".visually-hidden").textContent = " " + upload.name;
     }
     var image = tile.querySelector(".tile-image");
-    var pic = upload.status === "ready" ? picture(upload, TILE_SIZES) : null;
+    var pic = upload.status !== "failed" ? picture(upload, TILE_SIZES) : null;
+    if (window.mediaLive) window.mediaLive.decorate(tile, upload);
     if (pic) {
       image.replaceChildren(pic);
     } else {
@@ -506,7 +516,9 @@
       offerProcessAgain(row);
       updateTile(upload);
     } else {
-      setState(row, upload.status);
+      var early = picture(upload, THUMB_SIZES);
+      if (early) row.thumb.replaceChildren(early);
+      setState(row, upload.status, null, upload.duplicate_of ? "This looks like an image already in your library." : "");
       row.progress.hidden = false;
       row.progress.removeAttribute("value");
       announce(upload.name + " is " + upload.status + ".");
@@ -662,7 +674,11 @@
         // The page lists the renditions (or the reason and "Try again") once there is an
         // outcome; a page that shows this outcome already stays as it is.
         if (upload.status !== detail.dataset.state) window.location.reload();
-      } else if (upload.status !== detail.dataset.state) {
+      } else if (upload.status !== detail.dataset.state || upload.renditions.length) {
+        var early = picture(upload, "(max-width: 900px) 100vw, 860px");
+        if (early) detail.querySelector(".detail-image").replaceChildren(early);
+        if (window.mediaLive) window.mediaLive.decorate(detail, upload);
+        if (upload.status === detail.dataset.state) return;
         detail.dataset.state = upload.status;
         setPill(detail.querySelector(".pill"), upload.status);
         detail.querySelectorAll(".retry-form").forEach(function (form) { form.hidden = true; });
@@ -713,6 +729,11 @@
 
   // For library.js: follow a tile its bulk "Try again" queued.
   window.mediaGallery = { follow: watchTile };
+  // Uploads pushed by live.js (this page's or another tab's): new ones join the gallery.
+  document.addEventListener("media:upload", function (event) {
+    addTile(event.detail);
+    updateTile(event.detail);
+  });
 
   enhanceUploader();
   if (gallery) gallery.querySelectorAll(".tile").forEach(enhanceTile);

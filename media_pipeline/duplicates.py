@@ -1,0 +1,149 @@
+"""Duplicates among one owner's uploads: near-same pictures are flagged, exact copies share files.
+
+- A near-duplicate (a resized, re-encoded or slightly cropped copy) is found by the 64-bit
+  perceptual hash taken at upload time: an earlier upload within MEDIA_DUPLICATE_DISTANCE
+  differing bits becomes the new upload's `duplicate_of`, until its owner keeps it (the flag
+  is cleared) or drops it (the new upload is deleted).
+- An exact copy (the same SHA-256 of the original) is not rendered again: its Rendition rows
+  point at the files of the earlier upload's renditions. Files are therefore shared, so an
+  upload's deletion removes only the files no remaining row points at (`unused_files`).
+  The reuse locks the earlier upload's row while it copies the rows, and a deletion looks for
+  other references after its own DELETE, in the same transaction: whichever comes second
+  sees the other, so a file still pointed at is never removed. (Two copies deleted at the
+  same moment may each keep the files for the other: a leftover file, never a lost one.)
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import BinaryIO
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+from media_pipeline import imaging
+from media_pipeline.imaging.glance import Glance, glance, glance_at_image
+from media_pipeline.imaging.phash import distance
+from media_pipeline.models import Rendition, Upload
+
+CHUNK = 1024 * 1024
+
+
+def look(file: BinaryIO, info: imaging.ImageInfo, limits: imaging.Limits) -> Glance | None:
+    """The upload-time glance (placeholder and perceptual hash), unless switched off."""
+    if not settings.MEDIA_PLACEHOLDERS:
+        return None
+    return glance(file, info, limits)
+
+
+def glance_fields(seen: Glance) -> dict:
+    """The Upload fields a glance fills."""
+    return {
+        "thumbhash": base64.b64encode(seen.thumbhash).decode("ascii"),
+        "dominant_color": seen.colour,
+        "phash": seen.phash,
+    }
+
+
+def nearest_earlier(*, owner_id, phash: int, exclude=None):
+    """The id of the owner's upload whose perceptual hash is nearest `phash`, if within the
+    threshold (the oldest among equals); None otherwise."""
+    uploads = Upload.objects.filter(owner_id=owner_id, phash__isnull=False)
+    if exclude is not None:
+        uploads = uploads.exclude(id=exclude)
+    limit = settings.MEDIA_DUPLICATE_DISTANCE
+    if connection.vendor == "postgresql":  # counted in the database: one row comes back
+        found = (
+            uploads.annotate(bits=RawSQL("bit_count((phash # %s)::bit(64))", (phash,)))
+            .filter(bits__lte=limit)
+            .order_by("bits", "created_at")
+            .values_list("id", flat=True)
+            .first()
+        )
+        return found
+    candidates = [
+        (distance(phash, other), created, upload_id)
+        for upload_id, other, created in uploads.values_list("id", "phash", "created_at")
+    ]
+    near = [item for item in candidates if item[0] <= limit]
+    return min(near)[2] if near else None
+
+
+def record_glance(*, upload_id, image) -> None:
+    """Fill a glance the web process left out (a large non-JPEG) from the worker's pixels,
+    and flag a near-duplicate found by it."""
+    if not settings.MEDIA_PLACEHOLDERS:
+        return
+    upload = Upload.objects.only("owner_id", "phash").get(id=upload_id)
+    if upload.phash is not None:
+        return
+    fields = glance_fields(glance_at_image(image))
+    fields["duplicate_of_id"] = nearest_earlier(
+        owner_id=upload.owner_id, phash=fields["phash"], exclude=upload_id
+    )
+    Upload.objects.filter(id=upload_id, phash__isnull=True).update(
+        **fields, updated_at=timezone.now()
+    )
+
+
+def keep(*, upload: Upload) -> Upload:
+    """The owner keeps a flagged upload: it is no longer called a duplicate."""
+    Upload.objects.filter(id=upload.id).update(duplicate_of=None, updated_at=timezone.now())
+    upload.duplicate_of_id = None
+    return upload
+
+
+def sha256_of(stream: BinaryIO) -> str:
+    digest = hashlib.sha256()
+    stream.seek(0)
+    while chunk := stream.read(CHUNK):
+        digest.update(chunk)
+    stream.seek(0)
+    return digest.hexdigest()
+
+
+def reuse_renditions(*, upload: Upload, wanted: set[tuple[str, str]]) -> bool:
+    """Point the upload's renditions at those of an earlier ready upload of the same owner
+    with the same bytes, if it has every (name, format) wanted; True if it did."""
+    if not upload.sha256:
+        return False
+    with transaction.atomic():
+        source = (
+            Upload.objects.select_for_update()
+            .filter(owner_id=upload.owner_id, sha256=upload.sha256, status=Upload.Status.READY)
+            .exclude(id=upload.id)
+            .order_by("created_at")
+            .first()
+        )
+        if source is None:
+            return False
+        renditions = [r for r in source.renditions.all() if (r.name, r.format) in wanted]
+        if {(r.name, r.format) for r in renditions} != wanted:
+            return False  # rendered under other settings: render this one afresh
+        for rendition in renditions:
+            Rendition.objects.update_or_create(
+                upload_id=upload.id,
+                name=rendition.name,
+                format=rendition.format,
+                defaults={
+                    "width": rendition.width,
+                    "height": rendition.height,
+                    "bytes": rendition.bytes,
+                    "file": rendition.file.name,
+                },
+            )
+    return True
+
+
+def unused_files(names) -> list[str]:
+    """Those of the stored file names that no upload or rendition row points at any more.
+
+    Call it inside the deleting transaction, after the DELETE (see the module's notes).
+    """
+    names = {name for name in names if name}
+    used = set(Rendition.objects.filter(file__in=names).values_list("file", flat=True))
+    used |= set(Upload.objects.filter(original__in=names).values_list("original", flat=True))
+    return sorted(names - used)

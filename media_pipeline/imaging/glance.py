@@ -1,0 +1,110 @@
+"""One cheap look at an accepted upload: a reduced decode and what is computed from it.
+
+The web process takes it before answering the upload, so it must cost little: a JPEG's
+embedded EXIF thumbnail when it has one of the same shape (phones and cameras write a
+160 x 120 one: about a millisecond), else the JPEG decoded at 1/8 of its size (libjpeg's
+DCT scaling: a 12-megapixel photo becomes 500 x 375 without the inverse transforms); other
+formats are decoded whole only up to a small pixel budget. Anything larger is left to the
+worker, which takes the same look from its thumbnail.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from PIL import ExifTags, Image
+
+from .formats import FORMATS
+from .geometry import apply_orientation, read_orientation
+from .limits import pillow_bomb_guard
+from .phash import dhash
+from .placeholder import dominant_colour, thumbhash
+from .probe import DECODE_ERRORS, UPRIGHT_WHEN_OPENED, release
+from .specs import ImageInfo, Limits
+
+# JPEGs are asked for this long edge at least; libjpeg then picks 1/8 for any photo.
+DRAFT_EDGE = 64
+# Non-JPEG files decoded whole at upload time only up to this many pixels (about 5 ms).
+FULL_DECODE_PIXELS = 2_000_000
+
+
+@dataclass(frozen=True)
+class Glance:
+    """What the pages show before the renditions exist, and what finds duplicates."""
+
+    thumbhash: bytes
+    colour: str  # "#rrggbb"
+    phash: int  # 64-bit dHash, signed
+
+
+def glance_at_image(image: Image.Image) -> Glance:
+    """The glance of decoded pixels (an upright image, any size: it is shrunk first)."""
+    small = image.copy()
+    small.thumbnail((64, 64), Image.Resampling.BOX)  # all three need less
+    return Glance(thumbhash=thumbhash(small), colour=dominant_colour(small), phash=dhash(small))
+
+
+def glance(stream: BinaryIO, info: ImageInfo, limits: Limits) -> Glance | None:
+    """The glance of an upload that inspect_image accepted as `info`; None when it would cost
+    too much here (a large non-JPEG) or the pixels cannot be read (the worker says why)."""
+    if info.format != "jpeg" and info.width * info.height > FULL_DECODE_PIXELS:
+        return None
+    stream.seek(0)
+    try:
+        with pillow_bomb_guard(limits):
+            im = Image.open(stream, formats=FORMATS[info.format].pillow_formats)
+            try:
+                orientation = 1 if info.format in UPRIGHT_WHEN_OPENED else read_orientation(im)
+                embedded = _exif_thumbnail(im, info, orientation) if info.format == "jpeg" else None
+                if embedded is not None:
+                    return glance_at_image(embedded)
+                if info.format == "jpeg":
+                    im.draft("RGB" if im.mode in ("RGB", "L") else None, (DRAFT_EDGE, DRAFT_EDGE))
+                im.seek(0)
+                im.load()
+                pixels = im.convert("RGBA" if _has_alpha(im) else "RGB")
+            finally:
+                release(im)
+    except (*DECODE_ERRORS, Image.DecompressionBombError):
+        return None
+    finally:
+        stream.seek(0)
+    return glance_at_image(apply_orientation(pixels, orientation))
+
+
+def _has_alpha(im: Image.Image) -> bool:
+    return im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info
+
+
+THUMBNAIL_OFFSET, THUMBNAIL_LENGTH = 0x0201, 0x0202  # JPEGInterchangeFormat(Length), IFD1
+EXIF_HEADER = b"Exif\x00\x00"  # before the TIFF structure whose offsets IFD1 counts from
+
+
+def _exif_thumbnail(im: Image.Image, info: ImageInfo, orientation: int) -> Image.Image | None:
+    """The embedded thumbnail, upright, if there is one of the picture's shape (some cameras
+    pad a 16:9 photo's thumbnail to 4:3 with black bars, which would spoil the hashes)."""
+    raw = im.info.get("exif")
+    if not raw or not raw.startswith(EXIF_HEADER):
+        return None
+    try:
+        exif = Image.Exif()
+        exif.load(raw)
+        ifd1 = exif.get_ifd(ExifTags.IFD.IFD1)
+        start, length = int(ifd1.get(THUMBNAIL_OFFSET, 0)), int(ifd1.get(THUMBNAIL_LENGTH, 0))
+        data = raw[len(EXIF_HEADER) + start : len(EXIF_HEADER) + start + length]
+        if not start or not length or len(data) != length:
+            return None
+        with Image.open(io.BytesIO(data), formats=["JPEG"]) as thumb:
+            if max(thumb.size) > 512:  # not a thumbnail: not worth decoding here
+                return None
+            thumb.load()
+            upright = apply_orientation(thumb.convert("RGB"), orientation)
+    except (*DECODE_ERRORS, Image.DecompressionBombError):
+        return None
+    if abs(upright.width / upright.height - info.width / info.height) > 0.03 * (
+        info.width / info.height
+    ):
+        return None
+    return upright

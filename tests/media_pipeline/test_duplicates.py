@@ -1,0 +1,141 @@
+"""Placeholders from the 202, duplicates flagged at upload, exact copies sharing rendition files."""
+
+import io
+
+import pytest
+from django.core.files.storage import default_storage
+from PIL import Image
+
+from media_pipeline import services
+from media_pipeline.models import Rendition, Upload
+from tests.factories import image_file
+from tests.imagecorpus import photo_image, photo_jpeg, save_as
+
+pytestmark = pytest.mark.django_db
+
+
+def post(client, name: str, data: bytes):
+    response = client.post("/api/uploads/", {"file": image_file(name, data)})
+    assert response.status_code == 202, response.content
+    return response.json()
+
+
+def test_the_202_carries_the_placeholder(alice_client):
+    body = post(alice_client, "beach.jpg", photo_jpeg(640, 480, seed=1))
+    assert body["placeholder"]["color"].startswith("#") and len(body["placeholder"]["color"]) == 7
+    assert 20 <= len(body["placeholder"]["thumbhash"]) <= 40  # base64 of about 25 bytes
+    assert body["duplicate_of"] is None
+    page = alice_client.get("/").content.decode()
+    assert f'data-thumbhash="{body["placeholder"]["thumbhash"]}"' in page
+    assert f'fill="{body["placeholder"]["color"]}"' in page  # the colour box, without JavaScript
+    detail = alice_client.get(body["page"]).content.decode()
+    assert "data-thumbhash" in detail
+
+
+def test_placeholders_can_be_switched_off(alice_client, settings):
+    settings.MEDIA_PLACEHOLDERS = False
+    body = post(alice_client, "beach.jpg", photo_jpeg(640, 480, seed=1))
+    assert body["placeholder"] == {"thumbhash": "", "color": ""}
+    assert Upload.objects.get(id=body["id"]).phash is None
+
+
+def test_a_near_duplicate_is_flagged_then_kept(alice_client):
+    original = photo_image(800, 600, seed=2)
+    first = post(alice_client, "a.jpg", save_as(original, "JPEG", quality=92))
+    copy = original.resize((400, 300)).crop((6, 4, 394, 296))
+    second = post(alice_client, "a-small.jpg", save_as(copy, "JPEG", quality=60))
+    assert second["duplicate_of"] == first["id"]
+    assert alice_client.get(second["url"]).json()["duplicate_of"] == first["id"]
+    page = alice_client.get(second["page"]).content.decode()
+    assert "This looks like" in page and f"/uploads/{first['id']}/" in page
+
+    kept = alice_client.post(f"{second['url']}keep/")
+    assert kept.status_code == 200 and kept.json()["duplicate_of"] is None
+    assert Upload.objects.get(id=second["id"]).duplicate_of is None
+    assert Upload.objects.filter(id=first["id"]).exists()
+
+
+def test_a_near_duplicate_is_dropped_by_deleting_it(alice_client):
+    data = photo_jpeg(640, 480, seed=3)
+    first = post(alice_client, "b.jpg", data)
+    second = post(alice_client, "b-again.jpg", save_as(Image.open(io.BytesIO(data)), "PNG"))
+    assert second["duplicate_of"] == first["id"]
+    assert alice_client.delete(second["url"]).status_code == 204
+    assert list(Upload.objects.values_list("id", flat=True)) == [Upload.objects.get().id]
+
+
+def test_keep_without_javascript(alice_client):
+    data = photo_jpeg(640, 480, seed=4)
+    post(alice_client, "c.jpg", data)
+    second = post(alice_client, "c2.jpg", data)
+    response = alice_client.post(second["page"], {"action": "keep", "next": "/"})
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert Upload.objects.get(id=second["id"]).duplicate_of is None
+
+
+def test_different_pictures_and_other_owners_are_not_duplicates(alice_client, client, other_user):
+    post(alice_client, "d.jpg", photo_jpeg(640, 480, seed=5))
+    assert post(alice_client, "e.jpg", photo_jpeg(640, 480, seed=6))["duplicate_of"] is None
+    client.force_login(other_user)
+    assert post(client, "d.jpg", photo_jpeg(640, 480, seed=5))["duplicate_of"] is None
+
+
+def test_keep_of_another_users_upload_is_404(alice_client, client, other_user):
+    theirs = post(alice_client, "f.jpg", photo_jpeg(320, 240, seed=7))
+    client.force_login(other_user)
+    assert client.post(f"{theirs['url']}keep/").status_code == 404
+    assert client.get(f"{theirs['url']}keep/").status_code in (401, 404, 405)
+
+
+def test_an_exact_copy_reuses_the_renditions_and_deletion_keeps_shared_files(alice_client):
+    data = photo_jpeg(900, 600, seed=8)
+    first = post(alice_client, "g.jpg", data)
+    services.process_upload(upload_id=first["id"])
+    second = post(alice_client, "g-copy.jpg", data)
+    assert second["duplicate_of"] == first["id"]
+    services.process_upload(upload_id=second["id"])
+
+    first_files = sorted(
+        Rendition.objects.filter(upload_id=first["id"]).values_list("file", flat=True)
+    )
+    second_files = sorted(
+        Rendition.objects.filter(upload_id=second["id"]).values_list("file", flat=True)
+    )
+    assert Upload.objects.get(id=second["id"]).status == "ready"
+    assert second_files == first_files  # pointed at, not rendered again
+    assert all(default_storage.exists(name) for name in first_files)
+
+    with pytest.MonkeyPatch.context() as patch:  # run the deletion's on_commit at once
+        patch.setattr("django.db.transaction.on_commit", lambda func, **kwargs: func())
+        assert alice_client.delete(first["url"]).status_code == 204
+        assert all(default_storage.exists(name) for name in second_files)  # still used
+        assert alice_client.delete(second["url"]).status_code == 204
+    assert not any(default_storage.exists(name) for name in second_files)
+
+
+def test_a_copy_rendered_under_other_settings_is_rendered_afresh(alice_client, settings):
+    data = photo_jpeg(900, 600, seed=9)
+    first = post(alice_client, "h.jpg", data)
+    services.process_upload(upload_id=first["id"])
+    settings.MEDIA_RENDITION_FORMATS = ["jpeg"]
+    settings.MEDIA_RENDITIONS = ["thumb:200", "big:800"]
+    second = post(alice_client, "h2.jpg", data)
+    services.process_upload(upload_id=second["id"])
+    names = set(Rendition.objects.filter(upload_id=second["id"]).values_list("name", "file"))
+    assert names == {
+        ("thumb", f"renditions/{second['id']}/thumb.jpg"),
+        ("big", f"renditions/{second['id']}/big.jpg"),
+    }
+
+
+def test_a_large_png_gets_its_placeholder_and_duplicate_flag_from_the_worker(alice_client):
+    picture = photo_image(1800, 1200, seed=10)  # over the web process's 2 MP decode budget
+    first = post(alice_client, "wide.jpg", save_as(picture, "JPEG", quality=90))
+    body = post(alice_client, "wide.png", save_as(picture, "PNG"))
+    assert body["placeholder"] == {"thumbhash": "", "color": ""}
+    assert body["duplicate_of"] is None
+    services.process_upload(upload_id=body["id"])
+    done = alice_client.get(body["url"]).json()
+    assert done["status"] == "ready"
+    assert done["placeholder"]["thumbhash"] and done["placeholder"]["color"].startswith("#")
+    assert done["duplicate_of"] == first["id"]
