@@ -209,6 +209,9 @@ MAILER_RETRY_BACKOFF_SECONDS = env.float("MAILER_RETRY_BACKOFF_SECONDS", default
 # Send rate of each email worker (all its processes together), in Celery's notation
 # ("10/s", "600/m"): providers throttle senders. Empty: no limit.
 MAILER_RATE_LIMIT = env("MAILER_RATE_LIMIT", default="") or None
+# Queued messages one email task may claim and send together on its connection (1: one
+# each). A rate limit sends one per task. Why and what it buys: mailer/sending.py.
+MAILER_BATCH_SIZE = env.int("MAILER_BATCH_SIZE", default=10)
 
 # CELERY
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
