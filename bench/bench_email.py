@@ -138,7 +138,9 @@ def start_email_worker(log_dir: Path):
         "-Q", queue_name("email"), "-n", f"bench-email-{PID}@%h", "--concurrency=2",
         "--prefetch-multiplier=1", "--without-gossip", "--without-mingle", "--loglevel=INFO",
     ]  # fmt: skip
-    process = Process(command, env=dict(os.environ), log_path=log_dir / "worker.log")
+    # As the Procfile's worker-email runs: one Postgres connection for many tasks.
+    env = {**os.environ, "CELERY_DB_REUSE_MAX": "100"}
+    process = Process(command, env=env, log_path=log_dir / "worker.log")
     try:
         wait_for(
             lambda: "ready." in process.output() or not process.alive(),

@@ -99,7 +99,9 @@ def claim_batch(*, email_id: int, claimant: str, size: int) -> list[OutgoingEmai
         )
     for candidate in candidates:
         state_changed("email", candidate, Status.SENDING, batch_of=email_id)
-    held = OutgoingEmail.objects.filter(status=Status.SENDING, claimed_by=claimant)
+    held = OutgoingEmail.objects.filter(status=Status.SENDING, claimed_by=claimant).order_by(
+        "queued_at", "id"
+    )
     rows = {row.id: row for row in held}
     own = rows.pop(email_id)
     for row in list(rows.values()):

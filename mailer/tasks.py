@@ -3,7 +3,9 @@
 import logging
 
 from celery import shared_task
+from celery.signals import task_prerun
 from django.conf import settings
+from django.db import close_old_connections
 
 from core.transient import backoff_seconds
 from mailer import sending, services
@@ -61,6 +63,15 @@ def send_email(self, email_id: int) -> str:
             )
         )
     return f"sent {len(batch.rows)}" if batch.rows else "skipped"
+
+
+@task_prerun.connect
+def check_kept_database_connection(**kwargs) -> None:
+    """With CELERY_DB_REUSE_MAX, before each task as Django does before each request: drop
+    a connection that broke (Postgres restarted) or is older than CONN_MAX_AGE, and have
+    the next query check it first (CONN_HEALTH_CHECKS). Without it Celery closes them."""
+    if settings.CELERY_DB_REUSE_MAX:
+        close_old_connections()
 
 
 @shared_task(ignore_result=True, send_events=False)
