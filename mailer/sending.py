@@ -11,9 +11,10 @@ messages of the rows it took find them claimed and end at once (one query). Figu
 "Email throughput".
 
 Every guarantee of the one-row path stays:
-- Each row is taken by services.claim, the one definition of claimable (`queued -> sending`,
-  one sender per row); the candidates are locked with SKIP LOCKED, so two workers batching
-  at the same moment take different rows instead of queueing behind each other.
+- The own row is taken by services.claim; the others by the same conditional update
+  (`queued -> sending`, one sender per row), in one statement. The candidates are locked
+  with SKIP LOCKED, so two workers batching at the same moment take different rows
+  instead of waiting on each other.
 - All the rows of a batch are claimed in the name of the task message. If its worker dies
   mid-batch, the broker redelivers that message (acks_late) and it takes all of them over at
   once, each cut-short attempt recorded `interrupted`; if the message was lost too, the
