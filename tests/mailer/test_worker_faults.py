@@ -173,3 +173,33 @@ def test_worker_killed_mid_batch_loses_nothing(
             assert attempts.count("sent") == 1
     finally:
         rescuer.stop()
+
+
+def test_a_kept_database_connection_that_died_is_replaced_before_the_next_task(
+    worker_env, purged_queues, inbox, tmp_path
+):
+    """The email worker keeps its Postgres connection across tasks (CELERY_DB_REUSE_MAX);
+    one that died between tasks (here terminated by Postgres) is noticed before the next
+    task, not by it."""
+    from django.db import connection
+
+    env = {**worker_env, "CELERY_DB_REUSE_MAX": "100"}
+    worker = start_worker(queues="email", env=env, log_dir=tmp_path, concurrency=1)
+    try:
+        first = queue_one()
+        wait_for(lambda: OutgoingEmail.objects.filter(id=first.id, status="sent").exists())
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            assert cursor.fetchone()[0] >= 1  # the worker's kept connection
+        second = queue_one()
+        sent = wait_for(
+            lambda: OutgoingEmail.objects.filter(id=second.id, status="sent").first(),
+            what="the next message sent on a new connection",
+        )
+        assert sent.attempts == 1
+        assert inbox.message_ids() == [first.message_id, second.message_id]
+    finally:
+        worker.stop()
