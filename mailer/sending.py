@@ -114,9 +114,16 @@ def claim_batch(*, email_id: int, claimant: str, size: int) -> list[OutgoingEmai
 
 
 def is_done(email_id: int) -> bool:
-    """Whether the row is sent or failed already: one read instead of a claim's two."""
-    status = OutgoingEmail.objects.filter(id=email_id).values_list("status", flat=True).first()
-    return status in (Status.SENT, Status.FAILED)
+    """Whether the row is sent or failed already: one read instead of a claim's two.
+
+    Most tasks end here when batches run, so it is plain SQL: building the ORM query took
+    8 % of the worker's CPU (py-spy).
+    """
+    table = connection.ops.quote_name(OutgoingEmail._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT status FROM {table} WHERE id = %s", [email_id])  # noqa: S608
+        row = cursor.fetchone()
+    return row is not None and row[0] in (Status.SENT, Status.FAILED)
 
 
 def send_batch(*, email_id: int, claimant: str, max_attempts: int, size: int) -> Batch:
