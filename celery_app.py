@@ -91,6 +91,10 @@ def worker_command(
     ]  # fmt: skip
     if "media" in kinds:
         command.append("--prefetch-multiplier=1")  # one long job at a time per process
+    elif "email" in kinds:
+        # Short tasks: a few messages held per process keep it busy (acks stay late, so a
+        # dead worker's held messages go back to the queue).
+        command.append("--prefetch-multiplier=4")
     if concurrency:
         command.append(f"--concurrency={concurrency}")
     return command

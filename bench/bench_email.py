@@ -5,7 +5,8 @@ email``). Needs the local Postgres (127.0.0.1:5432) and RabbitMQ (127.0.0.1:5672
 DATABASE_URL / BROKER_URL naming others; uses a throwaway database ``bench_email_<pid>`` and
 throwaway queues, both removed at the end. An aiosmtpd server in its own process takes the
 mail. N messages go through ``queue_email`` (a row each, a task on commit) to one email worker
-of 2 processes, which claims, sends and records each; then the same N messages are sent by a
+of 2 processes run as the Procfile's worker-email, which claims, sends and records each
+(in batches, mailer/sending.py); then the same N messages are sent by a
 loop over ONE smtplib connection: the ceiling, with no outbox, queue or database at all.
 Prints both rates and their ratio. Always exits 0: it measures, it does not gate.
 """
@@ -129,16 +130,18 @@ def drop_queues() -> None:
 
 
 def start_email_worker(log_dir: Path):
-    """One email worker of 2 prefork processes, as the tests start it; stopped if it fails."""
+    """One email worker of 2 prefork processes, as the Procfile's worker-email runs (4
+    messages prefetched per process, one Postgres connection kept); stopped if it fails."""
     from celery_app import queue_name
     from tests.servers import Process, wait_for
 
     command = [
         sys.executable, "-m", "celery", "-A", "celery_app", "worker",
         "-Q", queue_name("email"), "-n", f"bench-email-{PID}@%h", "--concurrency=2",
-        "--prefetch-multiplier=1", "--without-gossip", "--without-mingle", "--loglevel=INFO",
+        "--prefetch-multiplier=4", "--without-gossip", "--without-mingle", "--loglevel=INFO",
     ]  # fmt: skip
-    process = Process(command, env=dict(os.environ), log_path=log_dir / "worker.log")
+    env = {**os.environ, "CELERY_DB_REUSE_MAX": "100"}
+    process = Process(command, env=env, log_path=log_dir / "worker.log")
     try:
         wait_for(
             lambda: "ready." in process.output() or not process.alive(),
@@ -276,7 +279,11 @@ def main(argv: list[str] | None = None) -> int:
         worker = start_email_worker(var_dir)
         print(f"Database: Postgres {connection.settings_dict['NAME']} (throwaway)")
         print(f"Broker:   RabbitMQ, queues {NAMESPACE}* (throwaway)")
-        print(f"Worker:   celery worker -Q {NAMESPACE}email --concurrency=2 (prefork)")
+        print(
+            f"Worker:   celery worker -Q {NAMESPACE}email --concurrency=2 (prefork) "
+            f"--prefetch-multiplier=4, CELERY_DB_REUSE_MAX=100, "
+            f"MAILER_BATCH_SIZE={os.environ.get('MAILER_BATCH_SIZE', 10)}"
+        )
         print(f"SMTP:     aiosmtpd on 127.0.0.1:{smtp.port}, its own process")
         print(f"Machine:  {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
 

@@ -14,8 +14,7 @@ from django.utils import timezone
 from core.statelog import state_changed
 from core.sweeping import republish, sweep
 from core.termination import termination_deferred
-from mailer import suppression
-from mailer.connections import default_mailer
+from mailer import connections, suppression
 from mailer.errors import PermanentDeliveryError, TemporaryDeliveryError, classify, failure_kind
 from mailer.models import DeliveryAttempt, OutgoingEmail
 from mailer.redaction import unmask
@@ -152,12 +151,7 @@ def build_message(email: OutgoingEmail) -> EmailMultiAlternatives:
 
 def deliver(email: OutgoingEmail) -> str:
     """Hand one message to the default mailer; returns what the server answered."""
-    message = build_message(email)
-    with default_mailer() as mailer:
-        if not mailer.send_messages([message]):
-            raise PermanentDeliveryError("The mailer sent nothing (no recipient it could use)")
-    # Only SMTP has a reply; the file, console and memory mailers just take the message.
-    return getattr(message, "server_reply", "") or f"Taken by {type(mailer).__module__}"
+    return connections.send(build_message(email))
 
 
 def send_email(
@@ -194,19 +188,22 @@ def settle_failure(email: OutgoingEmail, error: Exception, *, max_attempts: int)
     email_id = email.id
     outcome = classify(error)
     kind = failure_kind(error)
-    if isinstance(outcome, PermanentDeliveryError):
-        record_attempt(email, outcome=Outcome.PERMANENT, detail=str(outcome), reason=kind)
-        suppression.note_failure(email.to, error)
-        return mark_failed(email_id=email_id, reason=str(outcome))
-    record_attempt(email, outcome=Outcome.TEMPORARY, detail=str(outcome), reason=kind)
-    if email.attempts >= max_attempts:
-        return mark_failed(
-            email_id=email_id, reason=f"Gave up after {email.attempts} attempts: {outcome}"
-        )
-    now = timezone.now()
-    OutgoingEmail.objects.filter(
-        id=email_id, status=Status.SENDING, claimed_at=email.claimed_at
-    ).update(status=Status.QUEUED, last_error=str(outcome), published_at=now, queued_at=now)
+    # The attempt and the row's new state commit together: one commit, and nobody reads
+    # an attempt whose row does not show it yet.
+    with transaction.atomic():
+        if isinstance(outcome, PermanentDeliveryError):
+            record_attempt(email, outcome=Outcome.PERMANENT, detail=str(outcome), reason=kind)
+            suppression.note_failure(email.to, error)
+            return mark_failed(email_id=email_id, reason=str(outcome))
+        record_attempt(email, outcome=Outcome.TEMPORARY, detail=str(outcome), reason=kind)
+        if email.attempts >= max_attempts:
+            return mark_failed(
+                email_id=email_id, reason=f"Gave up after {email.attempts} attempts: {outcome}"
+            )
+        now = timezone.now()
+        OutgoingEmail.objects.filter(
+            id=email_id, status=Status.SENDING, claimed_at=email.claimed_at
+        ).update(status=Status.QUEUED, last_error=str(outcome), published_at=now, queued_at=now)
     state_changed("email", email_id, Status.QUEUED, retry_after=str(outcome))
     outcome.attempts = email.attempts
     raise outcome from error
@@ -220,11 +217,12 @@ def mark_sent(email: OutgoingEmail, reply: str) -> None:
         reply,
         "",
     )
-    # A sent link's secret is not kept: the row can never send it again.
-    OutgoingEmail.objects.filter(id=email.id).update(
-        status=email.status, sent_at=email.sent_at, server_reply=reply, last_error="", secret=""
-    )
-    record_attempt(email, outcome=Outcome.SENT, detail=reply)
+    with transaction.atomic():  # one commit for the row, its attempt and the count
+        # A sent link's secret is not kept: the row can never send it again.
+        OutgoingEmail.objects.filter(id=email.id).update(
+            status=email.status, sent_at=email.sent_at, server_reply=reply, last_error="", secret=""
+        )
+        record_attempt(email, outcome=Outcome.SENT, detail=reply)
     state_changed("email", email.id, Status.SENT, reply=reply)
 
 

@@ -252,6 +252,9 @@ MAILER_DIGEST_MAX_WAIT_SECONDS = env.float("MAILER_DIGEST_MAX_WAIT_SECONDS", def
 # address this often however often "send again" is pressed.
 ACCOUNTS_CONFIRM_MAX_AGE = env.int("ACCOUNTS_CONFIRM_MAX_AGE", default=3 * 24 * 3600)
 ACCOUNTS_CONFIRM_THROTTLE_SECONDS = env.int("ACCOUNTS_CONFIRM_THROTTLE_SECONDS", default=600)
+# Queued messages one email task may claim and send together on its connection (1: one
+# each). A rate limit sends one per task. Why and what it buys: mailer/sending.py.
+MAILER_BATCH_SIZE = env.int("MAILER_BATCH_SIZE", default=10)
 
 # CELERY
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
@@ -293,6 +296,11 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Tasks a worker process runs on one Postgres connection (Celery's Django fixup closes it
+# around every task unless this is set); checked and aged (CONN_MAX_AGE) before each task by
+# mailer.tasks. The email worker sets it (Procfile): its tasks are a few quick queries, and
+# opening a connection cost as much as they did. Unset: a new connection for every task.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=0) or None
 # Well below RabbitMQ's 30-minute consumer (delivery-ack) timeout.
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)

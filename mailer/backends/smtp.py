@@ -9,8 +9,12 @@ class ReplyKeepingSMTPMixin:
     """Remember the reply to DATA, which smtplib's sendmail() reads and throws away."""
 
     last_data_reply: tuple[int, bytes] | None = None
+    # Whether the message text has started on its way (DATA was sent). Until then the
+    # server cannot have the message, so a dead connection may be retried at no risk.
+    data_started: bool = False
 
     def data(self, msg):
+        self.data_started = True
         code, reply = super().data(msg)
         self.last_data_reply = (code, reply)
         return code, reply
@@ -36,8 +40,16 @@ class EmailBackend(smtp.EmailBackend):
         return ReplyKeepingSMTPSSL if self.use_ssl else ReplyKeepingSMTP
 
     def _send(self, email_message):
-        self.connection.last_data_reply = None
-        sent = super()._send(email_message)
+        connection = self.connection
+        connection.last_data_reply = None
+        connection.data_started = False
+        try:
+            sent = super()._send(email_message)
+        except Exception as error:
+            # Read by mailer.connections.send to tell a connection found dead (safe to
+            # send again at once) from one that broke while the server may hold the message.
+            error.message_handed_over = connection.data_started
+            raise
         if sent and self.connection.last_data_reply:
             code, reply = self.connection.last_data_reply
             email_message.server_reply = f"{code} {reply.decode(errors='replace')}"

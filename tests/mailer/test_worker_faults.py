@@ -1,9 +1,11 @@
-"""Email workers meeting faults: an SMTP server that is not up yet, a worker killed mid-send."""
+"""Email workers meeting faults: an SMTP server that is not up yet, a worker killed mid-send
+or mid-batch."""
 
 import signal
 from collections import Counter
 
 import pytest
+from django.db import transaction
 
 from mailer import services
 from mailer.models import OutgoingEmail
@@ -117,3 +119,87 @@ def test_worker_killed_mid_send_is_delivered_after_the_sweep_at_most_twice(
         assert outcomes.count("sent") == 1
     finally:
         rescuer.stop()
+
+
+@pytest.mark.parametrize("broker_keeps_the_message", [True, False], ids=["redelivered", "lost"])
+def test_worker_killed_mid_batch_loses_nothing(
+    worker_env, purged_queues, inbox, tmp_path, settings, broker_keeps_the_message
+):
+    """The task claimed a batch of rows and the server holds its reply to the first: the
+    rows stay `sending` in the name of the dead worker's message. The broker redelivers it
+    and it takes them all over (or, lost, the sweep republishes them after the lease)."""
+    doomed = start_worker(queues="email", env=worker_env, log_dir=tmp_path, concurrency=1)
+    inbox.delay = 60
+    with transaction.atomic():
+        emails = [queue_one() for _ in range(4)]
+    wait_for(lambda: inbox.message_ids(), what="the server to take the first message")
+    claims = set(
+        OutgoingEmail.objects.filter(id__in=[e.id for e in emails]).values_list(
+            "status", "claimed_by"
+        )
+    )
+    assert len(claims) == 1 and claims.pop()[0] == "sending"  # one batch, one claimant
+    doomed.signal(signal.SIGKILL)
+    wait_for(lambda: not doomed.alive(), what="the worker to die")
+    doomed.stop()
+    inbox.delay = 0
+    wait_for(lambda: email_queue_depth() == 4, what="every task back in the queue")
+    if not broker_keeps_the_message:
+        purge_email_queue()
+
+    rescuer = start_worker(
+        queues="email", env={**worker_env, "MAILER_SENDING_LEASE": "1"}, log_dir=tmp_path
+    )
+    try:
+        settings.MAILER_SENDING_LEASE = 1
+        ids = [email.id for email in emails]
+        wait_for(
+            lambda: (
+                (
+                    services.sweep_stale_emails()
+                    or OutgoingEmail.objects.filter(id__in=ids, status="sent").count() == 4
+                )
+                and OutgoingEmail.objects.filter(id__in=ids, status="sent").count() == 4
+            ),
+            what="every message of the batch sent",
+        )
+        deliveries = Counter(inbox.message_ids())
+        assert set(deliveries) == {email.message_id for email in emails}
+        assert all(1 <= count <= 2 for count in deliveries.values())
+        assert sum(deliveries.values()) <= 5  # only the message the server held went twice
+        for email in emails:
+            attempts = list(email.delivery_attempts.values_list("outcome", flat=True))
+            assert attempts[0] == "interrupted" and attempts[-1] == "sent"
+            assert attempts.count("sent") == 1
+    finally:
+        rescuer.stop()
+
+
+def test_a_kept_database_connection_that_died_is_replaced_before_the_next_task(
+    worker_env, purged_queues, inbox, tmp_path
+):
+    """The email worker keeps its Postgres connection across tasks (CELERY_DB_REUSE_MAX);
+    one that died between tasks (here terminated by Postgres) is noticed before the next
+    task, not by it."""
+    from django.db import connection
+
+    env = {**worker_env, "CELERY_DB_REUSE_MAX": "100"}
+    worker = start_worker(queues="email", env=env, log_dir=tmp_path, concurrency=1)
+    try:
+        first = queue_one()
+        wait_for(lambda: OutgoingEmail.objects.filter(id=first.id, status="sent").exists())
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            assert cursor.fetchone()[0] >= 1  # the worker's kept connection
+        second = queue_one()
+        sent = wait_for(
+            lambda: OutgoingEmail.objects.filter(id=second.id, status="sent").first(),
+            what="the next message sent on a new connection",
+        )
+        assert sent.attempts == 1
+        assert inbox.message_ids() == [first.message_id, second.message_id]
+    finally:
+        worker.stop()

@@ -26,6 +26,10 @@ class Command(BaseCommand):
         # processes too; a warm shutdown then waits on the dead ones. A cold shutdown
         # returns the unfinished task to the queue at once and exits.
         os.environ.setdefault("REMAP_SIGTERM", "SIGQUIT")
+        if "email" in queues:
+            # Many quick tasks: one Postgres connection kept for 100 of them instead of a new
+            # one per task (mailer/tasks.py drops a broken one before each task).
+            os.environ.setdefault("CELERY_DB_REUSE_MAX", "100")
         try:
             os.execv(sys.executable, command)  # noqa: S606 (replaces this process)
         except OSError as error:
