@@ -141,10 +141,12 @@ def send_batch(*, email_id: int, claimant: str, max_attempts: int, size: int) ->
     sent: list[tuple[OutgoingEmail, str]] = []
     # A stop between the server's "250" and our record of it would send the message
     # twice: polite stops wait for the batch's record, at most `size` SMTP exchanges.
+    # Checked at the claim, as for one row: suppressed since queued (a bounce, an
+    # unsubscribe) means never sent. One query for the whole batch.
+    blocked = suppression.blocking_reasons(rows)
     with termination_deferred():
         for index, email in enumerate(rows):
-            if reason := suppression.blocking_reason(email.to, email.kind):
-                # Suppressed since it was queued (a bounce, an unsubscribe): never sent.
+            if reason := blocked.get(email.id):
                 rows[index] = services.mark_failed(email_id=email.id, reason=reason)
                 continue
             try:

@@ -105,9 +105,10 @@ def sha256_of(stream: BinaryIO) -> str:
     return digest.hexdigest()
 
 
-def reuse_renditions(*, upload: Upload, wanted: set[tuple[str, str]]) -> bool:
+def reuse_renditions(*, upload: Upload, specs) -> bool:
     """Point the upload's renditions at those of an earlier ready upload of the same owner
-    with the same bytes, if it has every (name, format) wanted; True if it did."""
+    with the same bytes, if it has exactly the renditions `specs` give a source of its size
+    (a small one skips sizes it cannot fill); True if it did."""
     if not upload.sha256:
         return False
     with transaction.atomic():
@@ -120,6 +121,12 @@ def reuse_renditions(*, upload: Upload, wanted: set[tuple[str, str]]) -> bool:
         )
         if source is None:
             return False
+        planned = (
+            imaging.planned_renditions((source.width, source.height), specs)
+            if source.width and source.height
+            else specs
+        )
+        wanted = {(spec.name, fmt) for spec in planned for fmt in spec.formats}
         renditions = [r for r in source.renditions.all() if (r.name, r.format) in wanted]
         if {(r.name, r.format) for r in renditions} != wanted:
             return False  # rendered under other settings: render this one afresh

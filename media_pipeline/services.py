@@ -268,8 +268,7 @@ def process_upload(*, upload_id, reclaim: bool = False) -> Upload | None:
             if not upload.sha256:
                 upload.sha256 = duplicates.sha256_of(stream)
                 Upload.objects.filter(id=upload_id).update(sha256=upload.sha256)
-            wanted = {(spec.name, fmt) for spec in specs for fmt in spec.formats}
-            if duplicates.reuse_renditions(upload=upload, wanted=wanted):
+            if duplicates.reuse_renditions(upload=upload, specs=specs):
                 info = imaging.ImageInfo(
                     format=upload.original_format, width=upload.width, height=upload.height,
                     frames=1, animated=upload.animated, mime_type="",

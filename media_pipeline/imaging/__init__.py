@@ -2,7 +2,7 @@
 
 from .errors import CorruptImage, ImageTooLarge, InvalidImageError, UnsupportedImageType
 from .probe import inspect_image
-from .render import ENGINES, check_engine, render_renditions
+from .render import ENGINES, check_engine, planned_renditions, render_renditions
 from .specs import DEFAULT_RENDITIONS, ImageInfo, Limits, Rendered, RenditionSpec
 from .timing import PhaseTimer
 
@@ -20,5 +20,6 @@ __all__ = [
     "UnsupportedImageType",
     "check_engine",
     "inspect_image",
+    "planned_renditions",
     "render_renditions",
 ]

@@ -95,6 +95,14 @@ def render_renditions(
             stream.seek(0)
 
 
+def planned_renditions(
+    size: tuple[int, int], specs: Sequence[RenditionSpec]
+) -> list[RenditionSpec]:
+    """The renditions (names and formats) a source of `size` (upright) gets from `specs`."""
+    targets = [fit_long_edge(size, spec.long_edge) for spec in specs]
+    return distinct_sizes(specs, targets)[0]
+
+
 def distinct_sizes(
     specs: Sequence[RenditionSpec], targets: list[tuple[int, int]]
 ) -> tuple[list[RenditionSpec], list[tuple[int, int]]]:

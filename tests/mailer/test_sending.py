@@ -224,3 +224,16 @@ def test_a_batch_costs_a_bounded_number_of_queries(real_smtp, django_assert_max_
     with django_assert_max_num_queries(14):
         sending.send_batch(email_id=emails[0].id, claimant="t", max_attempts=3, size=10)
     assert OutgoingEmail.objects.filter(status="sent").count() == 8
+
+
+def test_a_batch_skips_an_address_suppressed_since_it_was_queued(real_smtp):
+    from mailer import suppression
+
+    emails = queue(3)
+    suppression.suppress("USER1@example.com", reason="bounced", detail="550 no such user")
+    batch = sending.send_batch(email_id=emails[0].id, claimant="t", max_attempts=3, size=10)
+    assert sorted(m["To"] for m in real_smtp.messages) == ["user0@example.com", "user2@example.com"]
+    blocked = OutgoingEmail.objects.get(id=emails[1].id)
+    assert blocked.status == "failed" and "suppression list" in blocked.last_error
+    assert outcomes(blocked) == []  # never tried: no attempt recorded
+    assert [email.id for email in batch.failed] == [emails[1].id]
