@@ -47,7 +47,7 @@ ENV DJANGO_SETTINGS_MODULE=config.settings.production \
     WEB_CONCURRENCY=2
 # Production settings refuse to load without their servers and secrets: collectstatic needs
 # none of them, so it gets placeholders that exist only in this build step.
-RUN DJANGO_SECRET_KEY=collectstatic-only DJANGO_ALLOWED_HOSTS=localhost \
+RUN DJANGO_SECRET_KEY=collectstatic-only DJANGO_ALLOWED_HOSTS=localhost SITE_URL=https://build.invalid \
     DATABASE_URL=postgres://build@localhost/build BROKER_URL=amqp://build@localhost// \
     EMAIL_URL=console: MEDIA_ALLOW_LOCAL_FILES=true \
     python manage.py collectstatic --noinput

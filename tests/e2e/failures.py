@@ -11,8 +11,7 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from media_pipeline import services
-from media_pipeline.imaging.geometry import fit_long_edge
-from media_pipeline.imaging.render import distinct_sizes
+from media_pipeline.imaging import planned_renditions
 from media_pipeline.models import Rendition, Upload
 from tests.imagecorpus import photo_image
 from tests.servers import wait_for
@@ -75,10 +74,8 @@ def repair(upload: Upload, good: bytes) -> None:
 def rendition_count(upload: Upload) -> int:
     """The renditions made of the upload: each size once per format (distinct_sizes)."""
     upload.refresh_from_db()
-    specs = services.rendition_specs()
-    targets = [fit_long_edge((upload.width, upload.height), spec.long_edge) for spec in specs]
-    kept, _ = distinct_sizes(specs, targets)
-    return sum(len(spec.formats) for spec in kept)
+    planned = planned_renditions((upload.width, upload.height), services.rendition_specs())
+    return sum(len(spec.formats) for spec in planned)
 
 
 def assert_one_set_of_renditions(upload: Upload) -> None:
