@@ -81,6 +81,7 @@ def test_worker_killed_mid_send_is_delivered_after_the_sweep_at_most_twice(
     """SIGKILL while the server holds its reply: the server has the message, the row
     says `sending`. The broker redelivers the task (or, worse, has lost it) and the sweep
     republishes it; a second worker sends it. Same Message-ID, at most one duplicate."""
+    purge_email_queue()  # a digest's countdown task an earlier test left would come back too
     doomed = start_worker(queues="email", env=worker_env, log_dir=tmp_path, concurrency=1)
     inbox.delay = 60
     email = queue_one()
@@ -91,7 +92,7 @@ def test_worker_killed_mid_send_is_delivered_after_the_sweep_at_most_twice(
     doomed.stop()
     inbox.delay = 0
     # The dead worker's unacknowledged message goes back to the queue.
-    wait_for(lambda: email_queue_depth() == 1, what="the task back in the queue")
+    wait_for(lambda: email_queue_depth() >= 1, what="the task back in the queue")
     if not broker_keeps_the_message:
         purge_email_queue()
 
@@ -128,6 +129,7 @@ def test_worker_killed_mid_batch_loses_nothing(
     """The task claimed a batch of rows and the server holds its reply to the first: the
     rows stay `sending` in the name of the dead worker's message. The broker redelivers it
     and it takes them all over (or, lost, the sweep republishes them after the lease)."""
+    purge_email_queue()  # a digest's countdown task an earlier test left would come back too
     inbox.delay = 60
     with transaction.atomic():
         emails = [queue_one() for _ in range(4)]
@@ -148,7 +150,7 @@ def test_worker_killed_mid_batch_loses_nothing(
     finally:
         doomed.stop()
     inbox.delay = 0
-    wait_for(lambda: email_queue_depth() == 4, what="every task back in the queue")
+    wait_for(lambda: email_queue_depth() >= 4, what="every task back in the queue")
     if not broker_keeps_the_message:
         purge_email_queue()
 
