@@ -5,6 +5,7 @@ import re
 
 import pytest
 from django.core.files.storage import default_storage
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from media_pipeline import imaging
 from media_pipeline.models import Upload
@@ -200,6 +201,21 @@ def test_progress_bars_move_while_a_large_file_uploads(celery_worker, user, live
     assert default_storage.exists(Upload.objects.get(original_name="mountains.jpg").original.name)
 
 
+def press_for_file_chooser(page, picker):
+    """Space on the focused file field opens the chooser. On a loaded machine Chromium now
+    and then drops the key press: press it again (still the keyboard alone) before failing."""
+    for attempt in range(3):
+        expect(picker).to_be_focused()
+        try:
+            with page.expect_file_chooser(timeout=10_000) as chosen:
+                page.keyboard.press("Space")
+            return chosen.value
+        except PlaywrightTimeoutError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 def test_keyboard_alone_picks_files_and_hears_how_they_went(
     celery_worker, user, live_server, new_page
 ):
@@ -218,9 +234,8 @@ def test_keyboard_alone_picks_files_and_hears_how_they_went(
     assert ring != "none"
     screenshot(page, "upload-page-keyboard-focus")
 
-    with page.expect_file_chooser() as chosen:
-        page.keyboard.press("Space")
-    chosen.value.set_files(
+    chosen = press_for_file_chooser(page, picker)
+    chosen.set_files(
         [{"name": "pier.jpg", "mimeType": "image/jpeg", "buffer": photo_jpeg(900, 600, seed=8)}]
     )
     expect_ready_with_thumbnail(page, "pier.jpg")
