@@ -29,3 +29,7 @@ if STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):  # noqa: F405
 os.makedirs(MEDIA_ROOT, exist_ok=True)
 
 MAILERS = {"default": mailer_from_url(env("EMAIL_URL", default="memory:"))}  # noqa: F405
+
+# Hundreds of uploads by one test user within minutes (the fault and cluster cases): no
+# upload rate by default here; the cases of the limits set their own.
+UPLOAD_RATE_LIMIT = env("UPLOAD_RATE_LIMIT", default="")
