@@ -27,7 +27,7 @@ from django.utils import timezone
 from media_pipeline import imaging
 from media_pipeline.imaging.glance import Glance, glance, glance_at_image
 from media_pipeline.imaging.phash import distance
-from media_pipeline.models import Rendition, Upload
+from media_pipeline.models import Rendition, Upload, record_rendition
 
 CHUNK = 1024 * 1024
 
@@ -131,17 +131,10 @@ def reuse_renditions(*, upload: Upload, specs) -> bool:
         if {(r.name, r.format) for r in renditions} != wanted:
             return False  # rendered under other settings: render this one afresh
         for rendition in renditions:
-            Rendition.objects.update_or_create(
-                upload_id=upload.id,
-                name=rendition.name,
-                format=rendition.format,
-                defaults={
-                    "width": rendition.width,
-                    "height": rendition.height,
-                    "bytes": rendition.bytes,
-                    "file": rendition.file.name,
-                },
-            )
+            record_rendition(
+                upload.id, name=rendition.name, format=rendition.format, width=rendition.width,
+                height=rendition.height, size=rendition.bytes, file=rendition.file.name,
+            )  # fmt: skip
     return True
 
 

@@ -135,3 +135,16 @@ class DirectUpload(models.Model):
 
     def __str__(self) -> str:
         return f"{self.original_name} ({self.claimed_bytes} bytes, unfinished)"
+
+
+def record_rendition(
+    upload_id, *, name: str, format: str, width: int, height: int, size: int, file: str
+):
+    """The upload's rendition row of this name and format, written or overwritten (a retry
+    or a reuse records the same rendition again, never a second row)."""
+    return Rendition.objects.update_or_create(
+        upload_id=upload_id,
+        name=name,
+        format=format,
+        defaults={"width": width, "height": height, "bytes": size, "file": file},
+    )[0]

@@ -18,7 +18,7 @@ from core.statelog import state_changed
 from core.sweeping import sweep
 from mailer import notifications
 from media_pipeline import direct, duplicates, imaging
-from media_pipeline.models import Rendition, Upload, rendition_key
+from media_pipeline.models import Upload, record_rendition, rendition_key
 from ops import broker, counters
 from ops.selectors import LATENCY_BUCKETS, PROCESSING_BUCKETS
 
@@ -311,17 +311,10 @@ def store_renditions(upload: Upload, rendered: list[imaging.Rendered], timer) ->
             stored.append((item, name))
     with transaction.atomic():
         for item, name in stored:
-            Rendition.objects.update_or_create(
-                upload_id=upload.id,
-                name=item.name,
-                format=item.format,
-                defaults={
-                    "width": item.width,
-                    "height": item.height,
-                    "bytes": len(item.data),
-                    "file": name,
-                },
-            )
+            record_rendition(
+                upload.id, name=item.name, format=item.format, width=item.width,
+                height=item.height, size=len(item.data), file=name,
+            )  # fmt: skip
         # What the live pages watch: a new rendition is a change of its upload.
         Upload.objects.filter(id=upload.id).update(updated_at=timezone.now())
 
