@@ -181,11 +181,11 @@ def test_the_quota_and_the_upload_rate_hold_on_the_direct_path_too(
     media_host, s3_server, alice_client, settings
 ):
     settings.UPLOAD_QUOTA_BYTES = 20 * MB
+    settings.UPLOAD_RATE_LIMIT = "3/h"  # every attempt counts: the refused one too
     over = start(alice_client, 21 * MB, "image/png")
     assert over.status_code == 413 and "quota" in over.json()["error"]
 
     settings.UPLOAD_QUOTA_BYTES = 0
-    settings.UPLOAD_RATE_LIMIT = "3/h"  # every attempt counts: the refused one above too
     assert start(alice_client, 1000).status_code == 201
     assert start(alice_client, 1000).status_code == 201
     limited = start(alice_client, 1000)

@@ -106,6 +106,9 @@ def test_backlog_age_grows_without_a_media_worker_and_falls_once_one_runs(
         if on_rabbitmq():
             consumers = ("media_service_queue_consumers", (("queue", "media"),))
             assert after[consumers] >= 1
+        # The confirmations go out after "ready": wait for them before the worker stops.
+        sent = ("media_service_email_sends_total", (("outcome", "sent"), ("reason", "")))
+        assert wait_for(lambda: scrape(alice_client).get(sent) == 3, what="three emails counted")
     finally:
         worker.stop()
     assert after[age] == 0
@@ -116,8 +119,6 @@ def test_backlog_age_grows_without_a_media_worker_and_falls_once_one_runs(
     assert after[("media_service_upload_processing_seconds_count", ())] == 3
     # Latency counts from the 202: the uploads waited at least the 1.5 s above.
     assert after[("media_service_upload_ready_latency_seconds_sum", ())] >= 3 * 1.5
-    sent = ("media_service_email_sends_total", (("outcome", "sent"), ("reason", "")))
-    assert wait_for(lambda: scrape(alice_client).get(sent) == 3, what="three emails counted")
 
 
 def store_broken_upload(owner, good: bytes):
