@@ -33,10 +33,11 @@ CHUNK = 1024 * 1024
 
 
 def look(file: BinaryIO, info: imaging.ImageInfo, limits: imaging.Limits) -> Glance | None:
-    """The upload-time glance (placeholder and perceptual hash), unless switched off."""
+    """The upload-time glance (placeholder and perceptual hash) if it is cheap to take now,
+    unless switched off; the worker takes it otherwise (look_first)."""
     if not settings.MEDIA_PLACEHOLDERS:
         return None
-    return glance(file, info, limits)
+    return glance(file, info, limits, quick=True)
 
 
 def glance_fields(seen: Glance) -> dict:
@@ -72,17 +73,51 @@ def nearest_earlier(*, owner_id, phash: int, exclude=None):
     return min(near)[2] if near else None
 
 
+def look_first(
+    *,
+    upload: Upload,
+    stream: BinaryIO,
+    limits: imaging.Limits,
+    info: imaging.ImageInfo | None = None,
+) -> bool:
+    """The worker's first step: the glance the web process left out, from the original (a
+    JPEG at 1/8, a small picture whole), recorded before any rendition is made, so that the
+    pages show the placeholder and the duplicate notice at once. `info` is what the checks
+    found (a direct upload's row has only the browser's word). True if it has one now;
+    False leaves it to the thumbnail (record_glance)."""
+    if not settings.MEDIA_PLACEHOLDERS or upload.phash is not None:
+        return True
+    info = info or imaging.ImageInfo(
+        format=upload.original_format, width=upload.width or 0, height=upload.height or 0,
+        frames=1, animated=upload.animated, mime_type="",
+    )  # fmt: skip
+    if not (info.width and info.height):
+        return False
+    seen = glance(stream, info, limits)
+    stream.seek(0)
+    if seen is None:
+        return False
+    record(upload_id=upload.id, owner_id=upload.owner_id, seen=seen)
+    return True
+
+
 def record_glance(*, upload_id, image) -> None:
-    """Fill a glance the web process left out (a large non-JPEG) from the worker's pixels,
-    and flag a near-duplicate found by it."""
+    """Fill a glance left out until now (a large non-JPEG) from the worker's pixels, and flag
+    a near-duplicate found by it."""
     if not settings.MEDIA_PLACEHOLDERS:
         return
     upload = Upload.objects.only("owner_id", "phash").get(id=upload_id)
     if upload.phash is not None:
         return
-    fields = glance_fields(glance_at_image(image))
+    record(upload_id=upload_id, owner_id=upload.owner_id, seen=glance_at_image(image))
+
+
+def record(*, upload_id, owner_id, seen: Glance) -> None:
+    """Store a glance taken by the worker and the near-duplicate it finds, unless one is
+    stored already (a redelivered task does not flag again what its owner kept)."""
+    fields = glance_fields(seen)
     fields["duplicate_of_id"] = nearest_earlier(
-        owner_id=upload.owner_id, phash=fields["phash"], exclude=upload_id
+        owner_id=owner_id, phash=fields["phash"], exclude=upload_id
     )
     Upload.objects.filter(id=upload_id, phash__isnull=True).update(
         **fields, updated_at=timezone.now()

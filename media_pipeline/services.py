@@ -250,12 +250,12 @@ def process_upload(*, upload_id, reclaim: bool = False) -> Upload | None:
         return None
     upload = Upload.objects.select_related("owner").get(id=upload_id)
     timer = imaging.PhaseTimer()
-    limits = None
+    limits = checked = None
     if direct.is_direct(upload):
         # Written by a browser straight to the media host: nothing it said is trusted.
         try:
             with timer.phase("check"):
-                direct.check_stored(upload)
+                checked = direct.check_stored(upload)
         except imaging.InvalidImageError as error:
             direct.discard_stored(upload)
             return fail_upload(upload_id=upload_id, reason=str(error))
@@ -265,6 +265,10 @@ def process_upload(*, upload_id, reclaim: bool = False) -> Upload | None:
     rest = tuple(spec for spec in specs if spec is not first)
     try:
         with upload.original.open("rb") as stream:
+            with timer.phase("glance"):
+                glanced = duplicates.look_first(
+                    upload=upload, stream=stream, limits=limits or upload_limits(), info=checked
+                )
             if not upload.sha256:
                 upload.sha256 = duplicates.sha256_of(stream)
                 Upload.objects.filter(id=upload_id).update(sha256=upload.sha256)
@@ -276,7 +280,7 @@ def process_upload(*, upload_id, reclaim: bool = False) -> Upload | None:
                 return finish_ready(upload, info, upload.renditions.count(), timer, reused=True)
             info, rendered = render_file(stream, timer, limits, specs=(first,))
             store_renditions(upload, rendered, timer)
-            if upload.phash is None:  # the web process left the glance to the worker
+            if not glanced:  # too large to glance at before: the thumbnail's pixels
                 duplicates.record_glance(upload_id=upload_id, image=thumbnail_pixels(rendered))
             if rest:
                 stream.seek(0)

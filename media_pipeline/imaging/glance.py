@@ -1,11 +1,15 @@
 """One cheap look at an accepted upload: a reduced decode and what is computed from it.
 
-The web process takes it before answering the upload, so it must cost little: a JPEG's
-embedded EXIF thumbnail when it has one of the same shape (phones and cameras write a
-160 x 120 one: about a millisecond), else the JPEG decoded at 1/8 of its size (libjpeg's
-DCT scaling: a 12-megapixel photo becomes 500 x 375 without the inverse transforms); other
-formats are decoded whole only up to a small pixel budget. Anything larger is left to the
-worker, which takes the same look from its thumbnail.
+Where it is taken depends on what it costs, since the web process must answer the upload
+as fast without it (within 10 %, bench/bench_placeholder_latency.py):
+- In the web process (`quick=True`), only what costs about a millisecond: a JPEG's embedded
+  EXIF thumbnail when it has one of the same shape (phones and cameras write a 160 x 120
+  one), or a file small enough that decoding it is as cheap (QUICK_BYTES, QUICK_PIXELS).
+- As the worker's first step (before any rendition), anything else it can take cheaply: a
+  JPEG decoded at 1/8 of its size (libjpeg's DCT scaling skips the inverse transforms, but
+  every coefficient is still read: about 6 ms of CPU per megabyte of file, measured), and
+  other formats decoded whole up to FULL_DECODE_PIXELS.
+- Larger non-JPEG files: from the worker's thumbnail, once made.
 """
 
 from __future__ import annotations
@@ -21,13 +25,17 @@ from .geometry import apply_orientation, read_orientation
 from .limits import pillow_bomb_guard
 from .phash import dhash
 from .placeholder import dominant_colour, thumbhash
-from .probe import DECODE_ERRORS, UPRIGHT_WHEN_OPENED, release
+from .probe import DECODE_ERRORS, UPRIGHT_WHEN_OPENED, byte_size, release
 from .specs import ImageInfo, Limits
 
 # JPEGs are asked for this long edge at least; libjpeg then picks 1/8 for any photo.
 DRAFT_EDGE = 64
-# Non-JPEG files decoded whole at upload time only up to this many pixels (about 5 ms).
+# Non-JPEG files decoded whole for a glance only up to this many pixels (about 5 ms).
 FULL_DECODE_PIXELS = 2_000_000
+# The web process decodes a file for its glance only when it is this small (about 1 ms of
+# CPU: a 640 x 480 photo); a larger one is the worker's first step.
+QUICK_BYTES = 160 * 1024
+QUICK_PIXELS = 320_000
 
 
 @dataclass(frozen=True)
@@ -46,11 +54,15 @@ def glance_at_image(image: Image.Image) -> Glance:
     return Glance(thumbhash=thumbhash(small), colour=dominant_colour(small), phash=dhash(small))
 
 
-def glance(stream: BinaryIO, info: ImageInfo, limits: Limits) -> Glance | None:
+def glance(
+    stream: BinaryIO, info: ImageInfo, limits: Limits, *, quick: bool = False
+) -> Glance | None:
     """The glance of an upload that inspect_image accepted as `info`; None when it would cost
-    too much here (a large non-JPEG) or the pixels cannot be read (the worker says why)."""
+    too much here (`quick`: in the web process) or the pixels cannot be read (the worker says
+    why)."""
     if info.format != "jpeg" and info.width * info.height > FULL_DECODE_PIXELS:
         return None
+    small = byte_size(stream) <= QUICK_BYTES and info.width * info.height <= QUICK_PIXELS
     stream.seek(0)
     try:
         with pillow_bomb_guard(limits):
@@ -60,6 +72,8 @@ def glance(stream: BinaryIO, info: ImageInfo, limits: Limits) -> Glance | None:
                 embedded = _exif_thumbnail(im, info, orientation) if info.format == "jpeg" else None
                 if embedded is not None:
                     return glance_at_image(embedded)
+                if quick and not small:
+                    return None  # a decode that would slow the 202: the worker's first step
                 if info.format == "jpeg":
                     im.draft("RGB" if im.mode in ("RGB", "L") else None, (DRAFT_EDGE, DRAFT_EDGE))
                 im.seek(0)

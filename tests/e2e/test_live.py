@@ -12,7 +12,7 @@ from media_pipeline import services
 from media_pipeline.models import Upload
 from tests.e2e.browser import expect, log_in, screenshot
 from tests.e2e.failures import READY_TIMEOUT
-from tests.imagecorpus import photo_jpeg
+from tests.imagecorpus import photo_jpeg, with_exif_thumbnail
 from tests.servers import wait_for
 
 pytestmark = [
@@ -59,7 +59,9 @@ def test_placeholder_then_thumbnail_then_ready_in_two_tabs_without_polling(
     api_reads(first_tab, polled)
     api_reads(second_tab, polled)
 
-    choose(first_tab, "harbour.jpg", photo_jpeg(2400, 1600, seed=21))
+    # A phone photo: its EXIF thumbnail gives the placeholder in the 202 (a large JPEG
+    # without one gets it from the worker's first step, tests/media_pipeline).
+    choose(first_tab, "harbour.jpg", with_exif_thumbnail(photo_jpeg(2400, 1600, seed=21)))
     upload = wait_for(lambda: Upload.objects.filter(original_name="harbour.jpg").first())
     # The other tab hears of it at once, and both show its blurred placeholder while queued.
     for page in (second_tab, first_tab):
@@ -110,7 +112,7 @@ def test_the_page_polls_when_the_event_stream_is_refused(
 
 
 def test_duplicate_notice_keep_and_drop(user, live_server, new_page, held):
-    picture = photo_jpeg(1200, 800, seed=23)
+    picture = with_exif_thumbnail(photo_jpeg(1200, 800, seed=23))  # found in the 202
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     services.accept_upload(owner=user, file=SimpleUploadedFile("pier.jpg", picture, "image/jpeg"))

@@ -42,6 +42,8 @@ def test_placeholders_can_be_switched_off(alice_client, settings):
 def test_a_near_duplicate_is_flagged_then_kept(alice_client):
     original = photo_image(800, 600, seed=2)
     first = post(alice_client, "a.jpg", save_as(original, "JPEG", quality=92))
+    assert first["placeholder"]["thumbhash"] == ""  # too big to glance at in the 202
+    services.process_upload(upload_id=first["id"])  # the worker's first step takes it
     copy = original.resize((400, 300)).crop((6, 4, 394, 296))
     second = post(alice_client, "a-small.jpg", save_as(copy, "JPEG", quality=60))
     assert second["duplicate_of"] == first["id"]
@@ -59,7 +61,8 @@ def test_a_near_duplicate_is_dropped_by_deleting_it(alice_client):
     data = photo_jpeg(640, 480, seed=3)
     first = post(alice_client, "b.jpg", data)
     second = post(alice_client, "b-again.jpg", save_as(Image.open(io.BytesIO(data)), "PNG"))
-    assert second["duplicate_of"] == first["id"]
+    services.process_upload(upload_id=second["id"])  # a 670 KB PNG: glanced at by the worker
+    assert alice_client.get(second["url"]).json()["duplicate_of"] == first["id"]
     assert alice_client.delete(second["url"]).status_code == 204
     assert list(Upload.objects.values_list("id", flat=True)) == [Upload.objects.get().id]
 
@@ -92,8 +95,8 @@ def test_an_exact_copy_reuses_the_renditions_and_deletion_keeps_shared_files(ali
     first = post(alice_client, "g.jpg", data)
     services.process_upload(upload_id=first["id"])
     second = post(alice_client, "g-copy.jpg", data)
-    assert second["duplicate_of"] == first["id"]
     services.process_upload(upload_id=second["id"])
+    assert alice_client.get(second["url"]).json()["duplicate_of"] == first["id"]
 
     first_files = sorted(
         Rendition.objects.filter(upload_id=first["id"]).values_list("file", flat=True)
@@ -131,6 +134,7 @@ def test_a_copy_rendered_under_other_settings_is_rendered_afresh(alice_client, s
 def test_a_large_png_gets_its_placeholder_and_duplicate_flag_from_the_worker(alice_client):
     picture = photo_image(1800, 1200, seed=10)  # over the web process's 2 MP decode budget
     first = post(alice_client, "wide.jpg", save_as(picture, "JPEG", quality=90))
+    services.process_upload(upload_id=first["id"])
     body = post(alice_client, "wide.png", save_as(picture, "PNG"))
     assert body["placeholder"] == {"thumbhash": "", "color": ""}
     assert body["duplicate_of"] is None
@@ -139,3 +143,24 @@ def test_a_large_png_gets_its_placeholder_and_duplicate_flag_from_the_worker(ali
     assert done["status"] == "ready"
     assert done["placeholder"]["thumbhash"] and done["placeholder"]["color"].startswith("#")
     assert done["duplicate_of"] == first["id"]
+
+
+def test_a_jpeg_too_big_for_the_202s_glance_gets_it_before_its_first_rendition(
+    alice_client, monkeypatch
+):
+    data = photo_jpeg(2400, 1600, seed=13)  # no EXIF thumbnail: a 1/8 decode of 1 MB
+    body = post(alice_client, "big.jpg", data)
+    assert body["placeholder"] == {"thumbhash": "", "color": ""}
+    seen_when_stored = []
+    store = services.store_renditions
+
+    def watching(upload, rendered, timer):
+        seen_when_stored.append(Upload.objects.get(id=upload.id).thumbhash)
+        store(upload, rendered, timer)
+
+    monkeypatch.setattr(services, "store_renditions", watching)
+    services.process_upload(upload_id=body["id"])
+    assert seen_when_stored and all(seen_when_stored)  # already there for the thumbnail
+    done = alice_client.get(body["url"]).json()
+    assert done["status"] == "ready" and done["placeholder"]["color"].startswith("#")
+    assert Upload.objects.get(id=body["id"]).phash is not None

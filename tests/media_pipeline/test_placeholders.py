@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from media_pipeline.imaging import Limits, inspect_image
-from media_pipeline.imaging.glance import FULL_DECODE_PIXELS, glance
+from media_pipeline.imaging.glance import FULL_DECODE_PIXELS, QUICK_BYTES, glance
 from media_pipeline.imaging.phash import dhash, distance
 from media_pipeline.imaging.placeholder import (
     dominant_colour,
@@ -122,10 +122,25 @@ def test_dhash_fits_a_signed_bigint_and_distance_counts_bits():
     assert distance(0, -1) == 64
 
 
-def look(data: bytes):
+def look(data: bytes, *, quick: bool = False):
     limits = Limits()
     info = inspect_image(io.BytesIO(data), limits=limits)
-    return glance(io.BytesIO(data), info, limits)
+    return glance(io.BytesIO(data), info, limits, quick=quick)
+
+
+def test_the_web_process_takes_only_the_cheap_glances():
+    plain = photo_jpeg(1200, 800, seed=4)
+    assert len(plain) > QUICK_BYTES
+    assert look(plain, quick=True) is None  # a 1/8 decode of it: the worker's first step
+    assert look(plain) is not None
+    assert look(with_exif_thumbnail(plain), quick=True) is not None  # a phone photo
+    small = photo_jpeg(320, 240, seed=4)
+    assert len(small) <= QUICK_BYTES and look(small, quick=True) is not None
+    tiny_png = save_as(photo_image(120, 90, seed=4), "PNG")
+    assert look(tiny_png, quick=True) is not None
+    wide_png = save_as(Image.new("RGB", (1000, 400), "white"), "PNG")  # few bytes, many pixels
+    assert len(wide_png) <= QUICK_BYTES and look(wide_png, quick=True) is None
+    assert look(wide_png) is not None
 
 
 def test_glance_of_a_jpeg_from_its_exif_thumbnail_agrees_with_the_reduced_decode():

@@ -37,8 +37,8 @@ def test_the_thumbnail_is_recorded_first_and_an_exact_copy_reuses_the_files(
     assert max(r.created_at for r in thumbs) < min(r.created_at for r in larger)
 
     copy = alice_client.post("/api/uploads/", {"file": image_file("p-copy.jpg", data)}).json()
-    assert copy["duplicate_of"] == first["id"]
     body = ready(alice_client, copy["url"])
+    assert body["duplicate_of"] == first["id"]  # found by the worker's first step
     assert sorted(r["url"] for r in body["renditions"]) == sorted(
         r["url"] for r in alice_client.get(first["url"]).json()["renditions"]
     )
@@ -71,6 +71,7 @@ def test_the_thumbnail_shows_while_the_larger_sizes_cannot_be_stored(
         body = alice_client.get(upload["url"]).json()
         assert body["status"] == "processing"
         assert {r["name"] for r in body["renditions"]} == {"thumb"}
+        assert upload["placeholder"]["color"] == "" and body["placeholder"]["color"]
         page = alice_client.get(upload["page"]).content.decode()
         assert "renditions/" in page and "<picture>" in page  # shown before the rest
         blocked.rmdir()
