@@ -19,6 +19,15 @@ def jpeg_bytes(
     return buffer.getvalue()
 
 
+def distinct_jpeg(data: bytes, number: int) -> bytes:
+    """The same JPEG with a comment of its own: other bytes, the same pixels. Uploads that
+    are byte copies are not rendered again (an exact copy reuses the first one's renditions),
+    so tests that need the work done each time send these."""
+    comment = f"copy {number}".encode()
+    segment = b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment
+    return data[:2] + segment + data[2:]  # right after the start-of-image marker
+
+
 def image_file(
     name: str = "photo.jpg", data: bytes | None = None, content_type: str = "image/jpeg"
 ):

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.factories import image_file, jpeg_bytes
+from tests.factories import distinct_jpeg, image_file, jpeg_bytes
 from tests.media_pipeline.test_pipeline import wait_until_final
 from tests.servers import start_worker, wait_for
 
@@ -19,10 +19,11 @@ def test_caption_edited_while_processing_survives(worker_env, alice_client, tmp_
     try:
         # A big image keeps the worker busy long enough for the edit to land mid-work;
         # tried a few times, since the edit must really meet the worker in `processing`.
+        big = jpeg_bytes(6000, 4000)
         for attempt in range(3):
             response = alice_client.post(
                 "/api/uploads/",
-                {"file": image_file(data=jpeg_bytes(6000, 4000)), "caption": "old"},
+                {"file": image_file(data=distinct_jpeg(big, attempt)), "caption": "old"},
             )
             url, upload_id = response.json()["url"], response.json()["id"]
             wait_for(

@@ -16,7 +16,7 @@ from django.core.files.storage import default_storage
 from django.db import connections, transaction
 
 from tests import imagecorpus as corpus
-from tests.factories import image_file, jpeg_bytes
+from tests.factories import distinct_jpeg, image_file, jpeg_bytes
 from tests.reliability.conftest import broker_kind
 from tests.reliability.faults import Tally
 from tests.servers import start_worker, wait_for
@@ -25,12 +25,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 def send_uploads(client, count: int, size=(800, 600), *, photo=False):
-    """POST `count` uploads; returns their ids and how long each request took."""
+    """POST `count` uploads, each rendered (no byte copies); returns their ids and how long
+    each request took."""
     data = corpus.photo_jpeg(*size) if photo else jpeg_bytes(*size)
     ids, seconds = [], []
     for number in range(count):
         started = time.monotonic()
-        response = client.post("/api/uploads/", {"file": image_file(f"f{number}.jpg", data)})
+        file = image_file(f"f{number}.jpg", distinct_jpeg(data, number))
+        response = client.post("/api/uploads/", {"file": file})
         seconds.append(time.monotonic() - started)
         assert response.status_code == 202, response.content
         ids.append(response.json()["id"])
@@ -115,12 +117,20 @@ def assert_clean(result: Tally) -> None:
 def test_1_broker_down_during_uploads(
     broker, fast_env, beat_factory, alice_client, inbox, report, tmp_path
 ):
+    from mailer.models import OutgoingEmail
+    from mailer.services import queue_email
+
     broker.stop()
     try:
         ids, seconds = send_uploads(alice_client, 20)
+        # An email queued meanwhile: its row records no publish, for the sweep to make.
+        stranded = queue_email(
+            kind="upload_failed", to="bob@example.com", context={"upload": None, "user": None}
+        )
     finally:
         broker.start()
     assert statuses(ids) == Counter(queued=20)
+    assert OutgoingEmail.objects.get(id=stranded.id).published_at is None
     report(
         Tally(
             "broker down: answers",
@@ -136,6 +146,7 @@ def test_1_broker_down_during_uploads(
     try:
         wait_all_final(ids)
         wait_emails(inbox, 20)
+        wait_for(lambda: inbox.to("bob@example.com"), what="the stranded email, swept")
         result = report(tally("broker down during uploads", ids, inbox))
     finally:
         worker.stop()
