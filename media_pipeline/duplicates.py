@@ -1,9 +1,10 @@
 """Duplicates among one owner's uploads: near-same pictures are flagged, exact copies share files.
 
 - A near-duplicate (a resized, re-encoded or slightly cropped copy) is found by the 64-bit
-  perceptual hash taken at upload time: an earlier upload within MEDIA_DUPLICATE_DISTANCE
-  differing bits becomes the new upload's `duplicate_of`, until its owner keeps it (the flag
-  is cleared) or drops it (the new upload is deleted).
+  perceptual hash of its look (taken by the web process when cheap, else from the worker's
+  first decode): an earlier upload within MEDIA_DUPLICATE_DISTANCE differing bits becomes
+  the new upload's `duplicate_of`, found by the worker as soon as it has the hash, until
+  its owner keeps it (the flag is cleared) or drops it (the new upload is deleted).
 - An exact copy (the same SHA-256 of the original) is not rendered again: its Rendition rows
   point at the files of the earlier upload's renditions. Files are therefore shared, so an
   upload's deletion removes only the files no remaining row points at (`unused_files`).
@@ -34,10 +35,10 @@ CHUNK = 1024 * 1024
 
 def look(file: BinaryIO, info: imaging.ImageInfo, limits: imaging.Limits) -> Glance | None:
     """The upload-time glance (placeholder and perceptual hash) if it is cheap to take now,
-    unless switched off; the worker takes it otherwise (look_first)."""
+    unless switched off; the worker takes it otherwise (record_glance)."""
     if not settings.MEDIA_PLACEHOLDERS:
         return None
-    return glance(file, info, limits, quick=True)
+    return glance(file, info, limits)
 
 
 def glance_fields(seen: Glance) -> dict:
@@ -73,43 +74,18 @@ def nearest_earlier(*, owner_id, phash: int, exclude=None):
     return min(near)[2] if near else None
 
 
-def look_first(
-    *,
-    upload: Upload,
-    stream: BinaryIO,
-    limits: imaging.Limits,
-    info: imaging.ImageInfo | None = None,
-) -> bool:
-    """The worker's first step: the glance the web process left out, from the original (a
-    JPEG at 1/8, a small picture whole), recorded before any rendition is made, so that the
-    pages show the placeholder and the duplicate notice at once. `info` is what the checks
-    found (a direct upload's row has only the browser's word). True if it has one now;
-    False leaves it to the thumbnail (record_glance)."""
-    if not settings.MEDIA_PLACEHOLDERS or upload.phash is not None:
-        return True
-    info = info or imaging.ImageInfo(
-        format=upload.original_format, width=upload.width or 0, height=upload.height or 0,
-        frames=1, animated=upload.animated, mime_type="",
-    )  # fmt: skip
-    if not (info.width and info.height):
-        return False
-    seen = glance(stream, info, limits)
-    stream.seek(0)
-    if seen is None:
-        return False
-    record(upload_id=upload.id, owner_id=upload.owner_id, seen=seen)
-    return True
+def flag_near_duplicate(upload: Upload) -> None:
+    """Point an upload whose look the web process took at the earlier one it duplicates."""
+    found = nearest_earlier(owner_id=upload.owner_id, phash=upload.phash, exclude=upload.id)
+    if found is not None:
+        Upload.objects.filter(id=upload.id).update(duplicate_of_id=found, updated_at=timezone.now())
+        upload.duplicate_of_id = found
 
 
-def record_glance(*, upload_id, image) -> None:
-    """Fill a glance left out until now (a large non-JPEG) from the worker's pixels, and flag
-    a near-duplicate found by it."""
-    if not settings.MEDIA_PLACEHOLDERS:
-        return
-    upload = Upload.objects.only("owner_id", "phash").get(id=upload_id)
-    if upload.phash is not None:
-        return
-    record(upload_id=upload_id, owner_id=upload.owner_id, seen=glance_at_image(image))
+def record_glance(upload: Upload, image) -> None:
+    """The look the web process left out, from the worker's decoded pixels: stored, with the
+    near-duplicate it finds."""
+    record(upload_id=upload.id, owner_id=upload.owner_id, seen=glance_at_image(image))
 
 
 def record(*, upload_id, owner_id, seen: Glance) -> None:
@@ -165,6 +141,12 @@ def reuse_renditions(*, upload: Upload, specs) -> bool:
         renditions = [r for r in source.renditions.all() if (r.name, r.format) in wanted]
         if {(r.name, r.format) for r in renditions} != wanted:
             return False  # rendered under other settings: render this one afresh
+        if upload.phash is None and source.phash is not None:
+            # The same bytes: the same look, and a duplicate of its source.
+            Upload.objects.filter(id=upload.id, phash__isnull=True).update(
+                thumbhash=source.thumbhash, dominant_color=source.dominant_color,
+                phash=source.phash, duplicate_of=source, updated_at=timezone.now(),
+            )  # fmt: skip
         for rendition in renditions:
             record_rendition(
                 upload.id, name=rendition.name, format=rendition.format, width=rendition.width,

@@ -1,8 +1,8 @@
 """Media use cases: accept an upload, process it, edit it, sweep lost work."""
 
+import functools
 import logging
 from datetime import timedelta
-from io import BytesIO
 from pathlib import PurePath
 
 from django.conf import settings
@@ -11,7 +11,6 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
-from PIL import Image
 
 from core.background import in_background
 from core.statelog import state_changed
@@ -70,15 +69,17 @@ def render_file(
     timer: imaging.PhaseTimer | None = None,
     limits: imaging.Limits | None = None,
     specs=None,
+    on_decoded=None,
 ) -> tuple[imaging.ImageInfo, list[imaging.Rendered]]:
     """The configured renditions (or `specs`) of an image file, by the configured engine,
-    under the limits."""
+    under the limits; `on_decoded` sees the decoded pixels before any is encoded."""
     return imaging.render_renditions(
         stream,
         specs or rendition_specs(),
         limits=limits or upload_limits(),
         engine=settings.MEDIA_IMAGE_ENGINE,
         timer=timer,
+        on_decoded=on_decoded,
     )
 
 
@@ -123,12 +124,9 @@ def accept_upload(*, owner, file: UploadedFile, caption: str = "") -> Upload:
     check_quota(owner=owner, incoming_bytes=file.size or 0)
     info = imaging.inspect_image(file, limits=limits)
     seen = duplicates.look(file, limits=limits, info=info)
-    placeholder = {}
-    if seen:  # shown from the first answer on; the duplicate notice too
-        placeholder = duplicates.glance_fields(seen)
-        placeholder["duplicate_of_id"] = duplicates.nearest_earlier(
-            owner_id=owner.pk, phash=seen.phash
-        )
+    # Shown from the first answer on. The duplicate lookup (a query over the owner's
+    # library) is the worker's first step: it cost the 202 as much as the look itself.
+    placeholder = duplicates.glance_fields(seen) if seen else {}
     upload = Upload(
         owner=owner,
         caption=caption[:500],
@@ -249,13 +247,17 @@ def process_upload(*, upload_id, reclaim: bool = False) -> Upload | None:
         log.info("Upload %s is not claimable (done, or another worker has it)", upload_id)
         return None
     upload = Upload.objects.select_related("owner").get(id=upload_id)
+    if upload.phash is not None and upload.attempts == 1:
+        # The web process took the look: find what it duplicates, first of all. Only on
+        # the first attempt, so that a retry does not flag again what the owner kept.
+        duplicates.flag_near_duplicate(upload)
     timer = imaging.PhaseTimer()
-    limits = checked = None
+    limits = None
     if direct.is_direct(upload):
         # Written by a browser straight to the media host: nothing it said is trusted.
         try:
             with timer.phase("check"):
-                checked = direct.check_stored(upload)
+                direct.check_stored(upload)
         except imaging.InvalidImageError as error:
             direct.discard_stored(upload)
             return fail_upload(upload_id=upload_id, reason=str(error))
@@ -265,10 +267,6 @@ def process_upload(*, upload_id, reclaim: bool = False) -> Upload | None:
     rest = tuple(spec for spec in specs if spec is not first)
     try:
         with upload.original.open("rb") as stream:
-            with timer.phase("glance"):
-                glanced = duplicates.look_first(
-                    upload=upload, stream=stream, limits=limits or upload_limits(), info=checked
-                )
             if not upload.sha256:
                 upload.sha256 = duplicates.sha256_of(stream)
                 Upload.objects.filter(id=upload_id).update(sha256=upload.sha256)
@@ -278,10 +276,15 @@ def process_upload(*, upload_id, reclaim: bool = False) -> Upload | None:
                     frames=1, animated=upload.animated, mime_type="",
                 )  # fmt: skip
                 return finish_ready(upload, info, upload.renditions.count(), timer, reused=True)
-            info, rendered = render_file(stream, timer, limits, specs=(first,))
+            # The look the web process left out (it would have slowed the 202) is taken
+            # from the thumbnail's decoded pixels and recorded before the thumbnail is
+            # encoded: no decode of its own, and the pages show the placeholder and any
+            # duplicate notice first.
+            look = None
+            if upload.phash is None and settings.MEDIA_PLACEHOLDERS:
+                look = timer.timed("glance", functools.partial(duplicates.record_glance, upload))
+            info, rendered = render_file(stream, timer, limits, specs=(first,), on_decoded=look)
             store_renditions(upload, rendered, timer)
-            if not glanced:  # too large to glance at before: the thumbnail's pixels
-                duplicates.record_glance(upload_id=upload_id, image=thumbnail_pixels(rendered))
             if rest:
                 stream.seek(0)
                 info, more = render_file(stream, timer, limits, specs=rest)
@@ -295,14 +298,6 @@ def process_upload(*, upload_id, reclaim: bool = False) -> Upload | None:
     except imaging.InvalidImageError as error:
         return fail_upload(upload_id=upload_id, reason=str(error))
     return finish_ready(upload, info, len(rendered), timer)
-
-
-def thumbnail_pixels(rendered: list[imaging.Rendered]) -> Image.Image:
-    """The thumbnail just made, decoded (it is small), for a glance the web process left out."""
-    best = next((item for item in rendered if item.format == "jpeg"), rendered[0])
-    image = Image.open(BytesIO(best.data))
-    image.load()
-    return image
 
 
 def store_renditions(upload: Upload, rendered: list[imaging.Rendered], timer) -> None:

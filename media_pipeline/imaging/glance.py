@@ -1,15 +1,13 @@
-"""One cheap look at an accepted upload: a reduced decode and what is computed from it.
+"""One cheap look at an upload: the placeholder (ThumbHash, dominant colour) and the dHash.
 
-Where it is taken depends on what it costs, since the web process must answer the upload
-as fast without it (within 10 %, bench/bench_placeholder_latency.py):
-- In the web process (`quick=True`), only what costs about a millisecond: a JPEG's embedded
-  EXIF thumbnail when it has one of the same shape (phones and cameras write a 160 x 120
-  one), or a file small enough that decoding it is as cheap (QUICK_BYTES, QUICK_PIXELS).
-- As the worker's first step (before any rendition), anything else it can take cheaply: a
-  JPEG decoded at 1/8 of its size (libjpeg's DCT scaling skips the inverse transforms, but
-  every coefficient is still read: about 6 ms of CPU per megabyte of file, measured), and
-  other formats decoded whole up to FULL_DECODE_PIXELS.
-- Larger non-JPEG files: from the worker's thumbnail, once made.
+The web process takes it while checking an upload only where it costs about a millisecond,
+since the 202 must not be slower for it (within 10 %, bench/bench_placeholder_latency.py):
+from a JPEG's embedded EXIF thumbnail when it has one of the same shape (phones and cameras
+write a 160 x 120 one), or from a file small enough to decode as fast (QUICK_BYTES and
+QUICK_PIXELS; a JPEG at 1/8 of its size, by libjpeg's DCT scaling). Anything else would
+cost more than the 202 itself: a 1/8 decode still reads every coefficient, about 6 ms of CPU
+per megabyte of file (measured). The worker then takes the look from the pixels it decodes
+for the thumbnail (glance_at_image), before it encodes them.
 """
 
 from __future__ import annotations
@@ -30,10 +28,8 @@ from .specs import ImageInfo, Limits
 
 # JPEGs are asked for this long edge at least; libjpeg then picks 1/8 for any photo.
 DRAFT_EDGE = 64
-# Non-JPEG files decoded whole for a glance only up to this many pixels (about 5 ms).
-FULL_DECODE_PIXELS = 2_000_000
-# The web process decodes a file for its glance only when it is this small (about 1 ms of
-# CPU: a 640 x 480 photo); a larger one is the worker's first step.
+# A file is decoded for its look only when it is this small (about 1 ms of CPU: a 640 x 480
+# photo); a larger one's look is left to the worker.
 QUICK_BYTES = 160 * 1024
 QUICK_PIXELS = 320_000
 
@@ -54,14 +50,9 @@ def glance_at_image(image: Image.Image) -> Glance:
     return Glance(thumbhash=thumbhash(small), colour=dominant_colour(small), phash=dhash(small))
 
 
-def glance(
-    stream: BinaryIO, info: ImageInfo, limits: Limits, *, quick: bool = False
-) -> Glance | None:
-    """The glance of an upload that inspect_image accepted as `info`; None when it would cost
-    too much here (`quick`: in the web process) or the pixels cannot be read (the worker says
-    why)."""
-    if info.format != "jpeg" and info.width * info.height > FULL_DECODE_PIXELS:
-        return None
+def glance(stream: BinaryIO, info: ImageInfo, limits: Limits) -> Glance | None:
+    """The glance of an upload that inspect_image accepted as `info`, if it is cheap to take;
+    None when it is not, or the pixels cannot be read (the worker says why)."""
     small = byte_size(stream) <= QUICK_BYTES and info.width * info.height <= QUICK_PIXELS
     stream.seek(0)
     try:
@@ -72,8 +63,8 @@ def glance(
                 embedded = _exif_thumbnail(im, info, orientation) if info.format == "jpeg" else None
                 if embedded is not None:
                     return glance_at_image(embedded)
-                if quick and not small:
-                    return None  # a decode that would slow the 202: the worker's first step
+                if not small:
+                    return None  # a decode that would slow the 202: left to the worker
                 if info.format == "jpeg":
                     im.draft("RGB" if im.mode in ("RGB", "L") else None, (DRAFT_EDGE, DRAFT_EDGE))
                 im.seek(0)

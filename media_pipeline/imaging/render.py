@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import BinaryIO
 
@@ -46,6 +46,7 @@ def render_renditions(
     limits: Limits,
     engine: str = "pillow",
     timer: PhaseTimer | None = None,
+    on_decoded: Callable[[Image.Image], None] | None = None,
 ) -> tuple[ImageInfo, list[Rendered]]:
     """Decode the upload once, under ``limits``, and encode one Rendered per (spec, format).
 
@@ -58,7 +59,9 @@ def render_renditions(
     ``engine`` "vips" decodes, resizes and encodes with libvips instead (see vips.py); the
     checks and the results are the same. ``timer`` collects the time of each phase: decode
     (with the checks and any shrink while decoding), resize and encode (libvips resizes
-    lazily, so with it most resizing is paid while encoding).
+    lazily, so with it most resizing is paid while encoding). ``on_decoded`` is called with
+    the decoded pixels (sRGB RGB or RGBA, upright, the largest rendition's size) before any
+    is encoded: what the worker takes its look at an upload from (placeholder, dHash).
     Raises an InvalidImageError subclass for refused or undecodable uploads; ValueError for an
     unknown engine, an engine that is not installed, or a format it cannot write.
     """
@@ -74,7 +77,9 @@ def render_renditions(
                 release(im)
                 source.seek(0)
         if engine == "vips":
-            return info, vips.render(source, info, orientation, specs, targets, timer=timer)
+            return info, vips.render(
+                source, info, orientation, specs, targets, timer=timer, on_decoded=on_decoded
+            )
         with pillow_bomb_guard(limits), timer.phase("decode"):
             try:
                 largest = max(targets, key=lambda size: size[0] * size[1], default=None)
@@ -83,6 +88,8 @@ def render_renditions(
                 base = _decode_to(im, info, orientation, largest) if largest else None
             finally:
                 release(im)
+        if on_decoded is not None and base is not None:
+            on_decoded(base)
         return info, encode_cascade(
             base,
             specs,

@@ -12,8 +12,10 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO
+
+from PIL import Image
 
 from . import heif
 from .cascade import encode_cascade
@@ -105,6 +107,7 @@ def render(
     targets: list[tuple[int, int]],
     *,
     timer: PhaseTimer,
+    on_decoded: Callable[[Image.Image], None] | None = None,
 ) -> list[Rendered]:
     """Decode the (already probed) upload once at the largest target, then encode every size.
 
@@ -123,6 +126,8 @@ def render(
             base = _decode_to(vips, data, info, orientation, largest)
         except vips.Error as exc:
             raise damaged(FORMATS[info.format].label) from exc
+    if on_decoded is not None:
+        on_decoded(to_pillow(base))
     return encode_cascade(
         base,
         specs,
@@ -195,6 +200,12 @@ def _decode_to(
         pixels = pixels[:3]  # an alpha that hides nothing: store RGB, as the Pillow engine does
     pixels = _orient(pixels, orientation)
     return pixels if pixels is decoded else pixels.copy_memory()
+
+
+def to_pillow(image: Any) -> Image.Image:
+    """Decoded 8-bit sRGB pixels (3 or 4 bands, in memory) as a Pillow image."""
+    mode = "RGBA" if image.bands == 4 else "RGB"
+    return Image.frombytes(mode, (image.width, image.height), image.write_to_memory())
 
 
 def jpeg_shrink(stored: tuple[int, int], size: tuple[int, int]) -> int:

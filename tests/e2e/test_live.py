@@ -60,7 +60,7 @@ def test_placeholder_then_thumbnail_then_ready_in_two_tabs_without_polling(
     api_reads(second_tab, polled)
 
     # A phone photo: its EXIF thumbnail gives the placeholder in the 202 (a large JPEG
-    # without one gets it from the worker's first step, tests/media_pipeline).
+    # without one gets it from the worker's first decode, tests/media_pipeline).
     choose(first_tab, "harbour.jpg", with_exif_thumbnail(photo_jpeg(2400, 1600, seed=21)))
     upload = wait_for(lambda: Upload.objects.filter(original_name="harbour.jpg").first())
     # The other tab hears of it at once, and both show its blurred placeholder while queued.
@@ -111,8 +111,9 @@ def test_the_page_polls_when_the_event_stream_is_refused(
     assert polled  # followed by asking, as before
 
 
-def test_duplicate_notice_keep_and_drop(user, live_server, new_page, held):
-    picture = with_exif_thumbnail(photo_jpeg(1200, 800, seed=23))  # found in the 202
+def test_duplicate_notice_keep_and_drop(celery_worker, user, live_server, new_page):
+    """The worker looks for the duplicate first thing; the page hears of it at once."""
+    picture = photo_jpeg(1200, 800, seed=23)
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     services.accept_upload(owner=user, file=SimpleUploadedFile("pier.jpg", picture, "image/jpeg"))

@@ -319,7 +319,7 @@ def test_the_worker_refuses_what_the_browser_lied_about(
         worker.stop()
     assert final["truthful"]["status"] == "ready", final["truthful"]["error"]
     assert final["truthful"]["original"]["format"] == "jpeg"
-    # Its look is the worker's first step, on what the checks found (not what was claimed).
+    # Its look is taken by the worker, from the pixels it decodes for the thumbnail.
     assert final["truthful"]["placeholder"]["color"].startswith("#")
     assert Upload.objects.get(id=sent["truthful"][0]).phash is not None
     assert sent["truthful"][1] in keys(s3_server.client)

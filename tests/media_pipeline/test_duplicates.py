@@ -20,6 +20,12 @@ def post(client, name: str, data: bytes):
     return response.json()
 
 
+def processed(client, body):
+    """The upload as the API shows it once the worker has made it."""
+    services.process_upload(upload_id=body["id"])
+    return client.get(body["url"]).json()
+
+
 def test_the_202_carries_the_placeholder(alice_client):
     body = post(alice_client, "beach.jpg", photo_jpeg(640, 480, seed=1))
     assert body["placeholder"]["color"].startswith("#") and len(body["placeholder"]["color"]) == 7
@@ -43,11 +49,12 @@ def test_a_near_duplicate_is_flagged_then_kept(alice_client):
     original = photo_image(800, 600, seed=2)
     first = post(alice_client, "a.jpg", save_as(original, "JPEG", quality=92))
     assert first["placeholder"]["thumbhash"] == ""  # too big to glance at in the 202
-    services.process_upload(upload_id=first["id"])  # the worker's first step takes it
+    services.process_upload(upload_id=first["id"])  # the worker takes the look
     copy = original.resize((400, 300)).crop((6, 4, 394, 296))
     second = post(alice_client, "a-small.jpg", save_as(copy, "JPEG", quality=60))
-    assert second["duplicate_of"] == first["id"]
-    assert alice_client.get(second["url"]).json()["duplicate_of"] == first["id"]
+    assert second["placeholder"]["thumbhash"]  # small: looked at in the 202...
+    assert second["duplicate_of"] is None  # ...and its duplicates looked for by the worker
+    assert processed(alice_client, second)["duplicate_of"] == first["id"]
     page = alice_client.get(second["page"]).content.decode()
     assert "This looks like" in page and f"/uploads/{first['id']}/" in page
 
@@ -55,6 +62,25 @@ def test_a_near_duplicate_is_flagged_then_kept(alice_client):
     assert kept.status_code == 200 and kept.json()["duplicate_of"] is None
     assert Upload.objects.get(id=second["id"]).duplicate_of is None
     assert Upload.objects.filter(id=first["id"]).exists()
+    # Processed again (a retry): what the owner kept is not flagged again.
+    Upload.objects.filter(id=second["id"]).update(status="queued")
+    assert processed(alice_client, second)["duplicate_of"] is None
+
+
+def test_the_duplicate_lookup_comes_before_any_rendition(alice_client, monkeypatch):
+    data = photo_jpeg(320, 240, seed=12)
+    first = post(alice_client, "s.jpg", data)
+    second = post(alice_client, "s.png", save_as(Image.open(io.BytesIO(data)), "PNG"))
+    flags_when_stored = []
+    store = services.store_renditions
+
+    def watching(upload, rendered, timer):
+        flags_when_stored.append(Upload.objects.get(id=upload.id).duplicate_of_id)
+        store(upload, rendered, timer)
+
+    monkeypatch.setattr(services, "store_renditions", watching)
+    services.process_upload(upload_id=second["id"])
+    assert flags_when_stored and {str(flag) for flag in flags_when_stored} == {first["id"]}
 
 
 def test_a_near_duplicate_is_dropped_by_deleting_it(alice_client):
@@ -71,6 +97,7 @@ def test_keep_without_javascript(alice_client):
     data = photo_jpeg(640, 480, seed=4)
     post(alice_client, "c.jpg", data)
     second = post(alice_client, "c2.jpg", data)
+    assert processed(alice_client, second)["duplicate_of"]
     response = alice_client.post(second["page"], {"action": "keep", "next": "/"})
     assert response.status_code == 302 and response["Location"] == "/"
     assert Upload.objects.get(id=second["id"]).duplicate_of is None
@@ -78,9 +105,11 @@ def test_keep_without_javascript(alice_client):
 
 def test_different_pictures_and_other_owners_are_not_duplicates(alice_client, client, other_user):
     post(alice_client, "d.jpg", photo_jpeg(640, 480, seed=5))
-    assert post(alice_client, "e.jpg", photo_jpeg(640, 480, seed=6))["duplicate_of"] is None
+    other_picture = post(alice_client, "e.jpg", photo_jpeg(640, 480, seed=6))
+    assert processed(alice_client, other_picture)["duplicate_of"] is None
     client.force_login(other_user)
-    assert post(client, "d.jpg", photo_jpeg(640, 480, seed=5))["duplicate_of"] is None
+    theirs = post(client, "d.jpg", photo_jpeg(640, 480, seed=5))
+    assert processed(client, theirs)["duplicate_of"] is None
 
 
 def test_keep_of_another_users_upload_is_404(alice_client, client, other_user):
@@ -145,7 +174,7 @@ def test_a_large_png_gets_its_placeholder_and_duplicate_flag_from_the_worker(ali
     assert done["duplicate_of"] == first["id"]
 
 
-def test_a_jpeg_too_big_for_the_202s_glance_gets_it_before_its_first_rendition(
+def test_a_jpeg_too_big_for_the_202s_glance_gets_it_before_its_thumbnail_is_stored(
     alice_client, monkeypatch
 ):
     data = photo_jpeg(2400, 1600, seed=13)  # no EXIF thumbnail: a 1/8 decode of 1 MB

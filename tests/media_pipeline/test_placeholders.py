@@ -5,8 +5,8 @@ import io
 import pytest
 from PIL import Image
 
-from media_pipeline.imaging import Limits, inspect_image
-from media_pipeline.imaging.glance import FULL_DECODE_PIXELS, QUICK_BYTES, glance
+from media_pipeline.imaging import DEFAULT_RENDITIONS, Limits, inspect_image, render_renditions
+from media_pipeline.imaging.glance import QUICK_BYTES, glance, glance_at_image
 from media_pipeline.imaging.phash import dhash, distance
 from media_pipeline.imaging.placeholder import (
     dominant_colour,
@@ -122,31 +122,39 @@ def test_dhash_fits_a_signed_bigint_and_distance_counts_bits():
     assert distance(0, -1) == 64
 
 
-def look(data: bytes, *, quick: bool = False):
+def look(data: bytes):
     limits = Limits()
     info = inspect_image(io.BytesIO(data), limits=limits)
-    return glance(io.BytesIO(data), info, limits, quick=quick)
+    return glance(io.BytesIO(data), info, limits)
 
 
 def test_the_web_process_takes_only_the_cheap_glances():
     plain = photo_jpeg(1200, 800, seed=4)
     assert len(plain) > QUICK_BYTES
-    assert look(plain, quick=True) is None  # a 1/8 decode of it: the worker's first step
-    assert look(plain) is not None
-    assert look(with_exif_thumbnail(plain), quick=True) is not None  # a phone photo
+    assert look(plain) is None  # a 1/8 decode of it would slow the 202: left to the worker
+    assert look(with_exif_thumbnail(plain)) is not None  # a phone photo
     small = photo_jpeg(320, 240, seed=4)
-    assert len(small) <= QUICK_BYTES and look(small, quick=True) is not None
+    assert len(small) <= QUICK_BYTES and look(small) is not None
     tiny_png = save_as(photo_image(120, 90, seed=4), "PNG")
-    assert look(tiny_png, quick=True) is not None
+    assert look(tiny_png) is not None
     wide_png = save_as(Image.new("RGB", (1000, 400), "white"), "PNG")  # few bytes, many pixels
-    assert len(wide_png) <= QUICK_BYTES and look(wide_png, quick=True) is None
-    assert look(wide_png) is not None
+    assert len(wide_png) <= QUICK_BYTES and look(wide_png) is None
 
 
-def test_glance_of_a_jpeg_from_its_exif_thumbnail_agrees_with_the_reduced_decode():
+@pytest.mark.parametrize("engine", ["pillow", "vips"])
+def test_the_workers_look_agrees_with_the_exif_thumbnails(engine):
+    """The worker takes the look from the pixels it decodes for the thumbnail (both engines
+    hand them over before encoding): the same picture as the web process's EXIF look."""
     plain = photo_jpeg(1200, 800, seed=4)
-    from_decode, from_exif = look(plain), look(with_exif_thumbnail(plain))
-    assert from_decode is not None and from_exif is not None
+    from_exif = look(with_exif_thumbnail(plain))
+    decoded = []
+    thumb = [spec for spec in DEFAULT_RENDITIONS if spec.name == "thumb"]
+    render_renditions(
+        io.BytesIO(plain), thumb, limits=Limits(), engine=engine, on_decoded=decoded.append
+    )
+    assert [image.size for image in decoded] == [(320, 213)]
+    assert decoded[0].mode == "RGB"
+    from_decode = glance_at_image(decoded[0])
     assert distance(from_decode.phash, from_exif.phash) <= THRESHOLD
     assert len(from_exif.thumbhash) <= 25
     assert from_exif.colour.startswith("#") and len(from_exif.colour) == 7
@@ -164,13 +172,12 @@ def test_glance_turns_the_exif_orientation():
     assert distance(look(turned).phash, dhash(upright)) > THRESHOLD
 
 
-def test_glance_of_other_formats_within_the_budget_and_none_above():
+def test_glance_of_a_small_png_and_none_of_a_large_one():
     small_png = save_as(photo_image(200, 150, seed=6), "PNG")
     seen = look(small_png)
     assert seen is not None
     assert distance(seen.phash, dhash(photo_image(200, 150, seed=6))) <= THRESHOLD
-    side = int(FULL_DECODE_PIXELS**0.5) + 10
-    big_png = save_as(Image.new("RGB", (side, side), "white"), "PNG")
+    big_png = save_as(photo_image(800, 600, seed=6), "PNG")
     assert look(big_png) is None  # left to the worker
 
 

@@ -38,7 +38,7 @@ def test_the_thumbnail_is_recorded_first_and_an_exact_copy_reuses_the_files(
 
     copy = alice_client.post("/api/uploads/", {"file": image_file("p-copy.jpg", data)}).json()
     body = ready(alice_client, copy["url"])
-    assert body["duplicate_of"] == first["id"]  # found by the worker's first step
+    assert body["duplicate_of"] == first["id"]  # an exact copy: its source's look
     assert sorted(r["url"] for r in body["renditions"]) == sorted(
         r["url"] for r in alice_client.get(first["url"]).json()["renditions"]
     )

@@ -454,6 +454,11 @@
     row.message.hidden = !message;
   }
 
+  // The worker looks for a duplicate first thing; the note stays once the upload is ready.
+  function duplicateNote(upload) {
+    return upload.duplicate_of ? "This looks like an image already in your library." : "";
+  }
+
   function finish(row, state, message, spoken) {
     setState(row, state, state === "refused" ? "Not accepted" : null, message);
     row.progress.hidden = true;
@@ -505,7 +510,7 @@
       var pic = picture(upload, THUMB_SIZES);
       if (pic) row.thumb.replaceChildren(pic);
       row.name.replaceChildren(el("a", { href: upload.page }, [upload.name]));
-      setState(row, "ready");
+      setState(row, "ready", null, duplicateNote(upload));
       row.progress.hidden = true;
       announce(upload.name + " is ready.");
       addTile(upload);
@@ -518,7 +523,7 @@
     } else {
       var early = picture(upload, THUMB_SIZES);
       if (early) row.thumb.replaceChildren(early);
-      setState(row, upload.status, null, upload.duplicate_of ? "This looks like an image already in your library." : "");
+      setState(row, upload.status, null, duplicateNote(upload));
       row.progress.hidden = false;
       row.progress.removeAttribute("value");
       announce(upload.name + " is " + upload.status + ".");
