@@ -226,6 +226,24 @@ def test_a_batch_costs_a_bounded_number_of_queries(real_smtp, django_assert_max_
     assert OutgoingEmail.objects.filter(status="sent").count() == 8
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_task_whose_row_another_batch_holds_ends_after_one_read(
+    real_smtp, settings, django_assert_num_queries
+):
+    emails = queue(2)
+    assert sending.claim_batch(email_id=emails[0].id, claimant="task-1", size=10)
+    with django_assert_num_queries(1):  # being sent by task-1's batch, within its lease
+        skipped = sending.send_batch(
+            email_id=emails[1].id, claimant="task-2", max_attempts=3, size=10
+        )
+    assert skipped.rows == []
+    # Once the lease has run out, the row is the next task's to take over.
+    settings.MAILER_SENDING_LEASE = 0
+    taken = sending.send_batch(email_id=emails[1].id, claimant="task-3", max_attempts=3, size=10)
+    assert [email.id for email in taken.rows] == [emails[1].id]
+    assert OutgoingEmail.objects.get(id=emails[1].id).status == "sent"
+
+
 def test_a_batch_skips_an_address_suppressed_since_it_was_queued(real_smtp):
     from mailer import suppression
 
