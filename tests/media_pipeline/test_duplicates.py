@@ -20,6 +20,20 @@ def post(client, name: str, data: bytes):
     return response.json()
 
 
+def process_watching_stores(monkeypatch, upload_id, field: str) -> list:
+    """Process the upload; the upload's `field` as each set of renditions was stored."""
+    seen = []
+    store = services.store_renditions
+
+    def watching(upload, rendered, timer):
+        seen.append(getattr(Upload.objects.get(id=upload.id), field))
+        store(upload, rendered, timer)
+
+    monkeypatch.setattr(services, "store_renditions", watching)
+    services.process_upload(upload_id=upload_id)
+    return seen
+
+
 def processed(client, body):
     """The upload as the API shows it once the worker has made it."""
     services.process_upload(upload_id=body["id"])
@@ -71,15 +85,7 @@ def test_the_duplicate_lookup_comes_before_any_rendition(alice_client, monkeypat
     data = photo_jpeg(320, 240, seed=12)
     first = post(alice_client, "s.jpg", data)
     second = post(alice_client, "s.png", save_as(Image.open(io.BytesIO(data)), "PNG"))
-    flags_when_stored = []
-    store = services.store_renditions
-
-    def watching(upload, rendered, timer):
-        flags_when_stored.append(Upload.objects.get(id=upload.id).duplicate_of_id)
-        store(upload, rendered, timer)
-
-    monkeypatch.setattr(services, "store_renditions", watching)
-    services.process_upload(upload_id=second["id"])
+    flags_when_stored = process_watching_stores(monkeypatch, second["id"], "duplicate_of_id")
     assert flags_when_stored and {str(flag) for flag in flags_when_stored} == {first["id"]}
 
 
@@ -180,15 +186,7 @@ def test_a_jpeg_too_big_for_the_202s_glance_gets_it_before_its_thumbnail_is_stor
     data = photo_jpeg(2400, 1600, seed=13)  # no EXIF thumbnail: a 1/8 decode of 1 MB
     body = post(alice_client, "big.jpg", data)
     assert body["placeholder"] == {"thumbhash": "", "color": ""}
-    seen_when_stored = []
-    store = services.store_renditions
-
-    def watching(upload, rendered, timer):
-        seen_when_stored.append(Upload.objects.get(id=upload.id).thumbhash)
-        store(upload, rendered, timer)
-
-    monkeypatch.setattr(services, "store_renditions", watching)
-    services.process_upload(upload_id=body["id"])
+    seen_when_stored = process_watching_stores(monkeypatch, body["id"], "thumbhash")
     assert seen_when_stored and all(seen_when_stored)  # already there for the thumbnail
     done = alice_client.get(body["url"]).json()
     assert done["status"] == "ready" and done["placeholder"]["color"].startswith("#")
