@@ -282,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"Worker:   celery worker -Q {NAMESPACE}email --concurrency=2 (prefork) "
             f"--prefetch-multiplier=4, CELERY_DB_REUSE_MAX=100, "
-            f"MAILER_BATCH_SIZE={os.environ.get('MAILER_BATCH_SIZE', 10)}"
+            f"MAILER_BATCH_SIZE={os.environ.get('MAILER_BATCH_SIZE', 25)}"
         )
         print(f"SMTP:     aiosmtpd on 127.0.0.1:{smtp.port}, its own process")
         print(f"Machine:  {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")

@@ -254,7 +254,7 @@ ACCOUNTS_CONFIRM_MAX_AGE = env.int("ACCOUNTS_CONFIRM_MAX_AGE", default=3 * 24 * 
 ACCOUNTS_CONFIRM_THROTTLE_SECONDS = env.int("ACCOUNTS_CONFIRM_THROTTLE_SECONDS", default=600)
 # Queued messages one email task may claim and send together on its connection (1: one
 # each). A rate limit sends one per task. Why and what it buys: mailer/sending.py.
-MAILER_BATCH_SIZE = env.int("MAILER_BATCH_SIZE", default=10)
+MAILER_BATCH_SIZE = env.int("MAILER_BATCH_SIZE", default=25)
 
 # CELERY
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
