@@ -50,12 +50,17 @@ def glance_fields(seen: Glance) -> dict:
     }
 
 
-def nearest_earlier(*, owner_id, phash: int, exclude=None):
-    """The id of the owner's upload whose perceptual hash is nearest `phash`, if within the
-    threshold (the oldest among equals); None otherwise."""
-    uploads = Upload.objects.filter(owner_id=owner_id, phash__isnull=False)
-    if exclude is not None:
-        uploads = uploads.exclude(id=exclude)
+def nearest_earlier(upload: Upload, phash: int):
+    """The id of the owner's upload made before `upload` whose perceptual hash is nearest
+    `phash`, if within the threshold (the oldest among equals); None otherwise.
+
+    Only earlier ones: the worker looks after later uploads may have their hash too, and
+    two copies must not each be called the other's duplicate (dropping both would lose
+    the picture).
+    """
+    uploads = Upload.objects.filter(
+        owner_id=upload.owner_id, phash__isnull=False, created_at__lt=upload.created_at
+    ).exclude(id=upload.id)
     limit = settings.MEDIA_DUPLICATE_DISTANCE
     if connection.vendor == "postgresql":  # counted in the database: one row comes back
         found = (
@@ -76,7 +81,7 @@ def nearest_earlier(*, owner_id, phash: int, exclude=None):
 
 def flag_near_duplicate(upload: Upload) -> None:
     """Point an upload whose look the web process took at the earlier one it duplicates."""
-    found = nearest_earlier(owner_id=upload.owner_id, phash=upload.phash, exclude=upload.id)
+    found = nearest_earlier(upload, upload.phash)
     if found is not None:
         Upload.objects.filter(id=upload.id).update(duplicate_of_id=found, updated_at=timezone.now())
         upload.duplicate_of_id = found
@@ -85,17 +90,15 @@ def flag_near_duplicate(upload: Upload) -> None:
 def record_glance(upload: Upload, image) -> None:
     """The look the web process left out, from the worker's decoded pixels: stored, with the
     near-duplicate it finds."""
-    record(upload_id=upload.id, owner_id=upload.owner_id, seen=glance_at_image(image))
+    record(upload, glance_at_image(image))
 
 
-def record(*, upload_id, owner_id, seen: Glance) -> None:
+def record(upload: Upload, seen: Glance) -> None:
     """Store a glance taken by the worker and the near-duplicate it finds, unless one is
     stored already (a redelivered task does not flag again what its owner kept)."""
     fields = glance_fields(seen)
-    fields["duplicate_of_id"] = nearest_earlier(
-        owner_id=owner_id, phash=fields["phash"], exclude=upload_id
-    )
-    Upload.objects.filter(id=upload_id, phash__isnull=True).update(
+    fields["duplicate_of_id"] = nearest_earlier(upload, seen.phash)
+    Upload.objects.filter(id=upload.id, phash__isnull=True).update(
         **fields, updated_at=timezone.now()
     )
 
@@ -142,10 +145,13 @@ def reuse_renditions(*, upload: Upload, specs) -> bool:
         if {(r.name, r.format) for r in renditions} != wanted:
             return False  # rendered under other settings: render this one afresh
         if upload.phash is None and source.phash is not None:
-            # The same bytes: the same look, and a duplicate of its source.
+            # The same bytes: the same look, and a duplicate of its source if that came
+            # first (never of a later one: see nearest_earlier).
+            earlier = source.created_at < upload.created_at
             Upload.objects.filter(id=upload.id, phash__isnull=True).update(
                 thumbhash=source.thumbhash, dominant_color=source.dominant_color,
-                phash=source.phash, duplicate_of=source, updated_at=timezone.now(),
+                phash=source.phash, duplicate_of=source if earlier else None,
+                updated_at=timezone.now(),
             )  # fmt: skip
         for rendition in renditions:
             record_rendition(

@@ -81,6 +81,15 @@ def test_a_near_duplicate_is_flagged_then_kept(alice_client):
     assert processed(alice_client, second)["duplicate_of"] is None
 
 
+def test_two_copies_are_never_each_the_others_duplicate(alice_client):
+    """Both looked at in their 202s; the worker takes them in either order."""
+    data = photo_jpeg(320, 240, seed=14)
+    first = post(alice_client, "t.jpg", data)
+    second = post(alice_client, "t-again.jpg", save_as(Image.open(io.BytesIO(data)), "PNG"))
+    assert processed(alice_client, second)["duplicate_of"] == first["id"]
+    assert processed(alice_client, first)["duplicate_of"] is None  # nothing came before it
+
+
 def test_the_duplicate_lookup_comes_before_any_rendition(alice_client, monkeypatch):
     data = photo_jpeg(320, 240, seed=12)
     first = post(alice_client, "s.jpg", data)
