@@ -28,6 +28,7 @@ Every guarantee of the one-row path stays:
 """
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -46,6 +47,9 @@ from ops import counters
 log = logging.getLogger(__name__)
 Status = OutgoingEmail.Status
 Outcome = DeliveryAttempt.Outcome
+# A batch stops taking rows after this long (the rest are given back): well inside the
+# task's soft time limit even when every exchange waits out its SMTP timeout.
+BATCH_SECONDS = 60.0
 
 
 @dataclass
@@ -124,24 +128,20 @@ def taken_elsewhere(email_id: int, claimant: str) -> bool:
     whose conditional updates decide; this read only spares the ones that cannot be.
     """
     table = connection.ops.quote_name(OutgoingEmail._meta.db_table)
+    # The lease is compared in the database, which holds claimed_at as it wrote it.
+    leased_since = timezone.now() - timedelta(seconds=settings.MAILER_SENDING_LEASE)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT status, claimed_by, claimed_at FROM {table} WHERE id = %s",  # noqa: S608
-            [email_id],
+            f"SELECT status, claimed_by, claimed_at >= %s FROM {table} WHERE id = %s",  # noqa: S608
+            [leased_since, email_id],
         )
         row = cursor.fetchone()
     if row is None:
         return False  # services.claim says it is gone
-    status, holder, claimed_at = row
+    status, holder, within_lease = row
     if status in (Status.SENT, Status.FAILED):
         return True
-    lease = timedelta(seconds=settings.MAILER_SENDING_LEASE)
-    return (
-        status == Status.SENDING
-        and holder != claimant
-        and claimed_at is not None
-        and claimed_at >= timezone.now() - lease
-    )
+    return status == Status.SENDING and holder != claimant and bool(within_lease)
 
 
 def send_batch(*, email_id: int, claimant: str, max_attempts: int, size: int) -> Batch:
@@ -162,8 +162,14 @@ def send_batch(*, email_id: int, claimant: str, max_attempts: int, size: int) ->
     # Checked at the claim, as for one row: suppressed since queued (a bounce, an
     # unsubscribe) means never sent. One query for the whole batch.
     blocked = suppression.blocking_reasons(rows)
+    deadline = time.monotonic() + BATCH_SECONDS
     with termination_deferred():
         for index, email in enumerate(rows):
+            if index and time.monotonic() > deadline:
+                # A slow server: the rest go back, well inside the task's time limits.
+                give_back(rows[index:], claimant=claimant)
+                batch.rows = rows[:index]
+                break
             if reason := blocked.get(email.id):
                 rows[index] = services.mark_failed(email_id=email.id, reason=reason)
                 continue

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, make_msgid
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -86,8 +86,12 @@ def publish_queued(email_id: int, *, kind: str, dedupe_key: str | None) -> None:
     """Publish a just-queued row, which already records the publish; clear that record if
     the broker is away (the sweep then publishes it as soon as the broker is back)."""
     state_changed("email", email_id, Status.QUEUED, kind=kind, dedupe=dedupe_key)
-    if not send_task(email_id):
+    if send_task(email_id):
+        return
+    try:
         OutgoingEmail.objects.filter(id=email_id, status=Status.QUEUED).update(published_at=None)
+    except DatabaseError:  # after commit: the sweep's later "lost" pass still finds the row
+        log.warning("Could not mark email %s unpublished", email_id, exc_info=True)
 
 
 def publish_send(email_id: int) -> bool:

@@ -244,6 +244,18 @@ def test_a_task_whose_row_another_batch_holds_ends_after_one_read(
     assert OutgoingEmail.objects.get(id=emails[1].id).status == "sent"
 
 
+def test_a_batch_past_its_time_gives_the_rest_back(real_smtp, monkeypatch):
+    emails = queue(3)
+    monkeypatch.setattr(sending, "BATCH_SECONDS", 0.0)  # every exchange "too slow"
+    batch = sending.send_batch(email_id=emails[0].id, claimant="t", max_attempts=3, size=10)
+    assert [email.id for email in batch.rows] == [emails[0].id]  # the own row always goes
+    assert OutgoingEmail.objects.get(id=emails[0].id).status == "sent"
+    for email in emails[1:]:
+        email.refresh_from_db()
+        assert (email.status, email.attempts, email.claimed_by) == ("queued", 0, "")
+    assert len(real_smtp.messages) == 1
+
+
 def test_a_batch_skips_an_address_suppressed_since_it_was_queued(real_smtp):
     from mailer import suppression
 
