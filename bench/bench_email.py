@@ -274,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     worker = None
     create_database()
     try:
+        from django.conf import settings
         from django.db import connection
 
         worker = start_email_worker(var_dir)
@@ -282,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"Worker:   celery worker -Q {NAMESPACE}email --concurrency=2 (prefork) "
             f"--prefetch-multiplier=4, CELERY_DB_REUSE_MAX=100, "
-            f"MAILER_BATCH_SIZE={os.environ.get('MAILER_BATCH_SIZE', 25)}"
+            f"MAILER_BATCH_SIZE={settings.MAILER_BATCH_SIZE}"
         )
         print(f"SMTP:     aiosmtpd on 127.0.0.1:{smtp.port}, its own process")
         print(f"Machine:  {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")

@@ -11,15 +11,33 @@ the oldest rows are the ones whose messages are gone). A long queue is never mul
 a purged or deleted queue is refilled.
 """
 
+import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.utils import timezone
+
+log = logging.getLogger(__name__)
 
 # A row's publish is recorded just before the message reaches the broker (in the same
 # request, or by the web process's background thread, within milliseconds).
 PUBLISH_SETTLE_SECONDS = 5
+
+
+def publish_recorded(model, row_id, *, queued: str, send: Callable[[object], bool]) -> None:
+    """Publish a row whose INSERT already records the publish (`published_at`, one write
+    less than recording it afterwards). If the broker is away, clear that record: the sweep
+    then publishes the row as soon as the broker is back, instead of after
+    REPUBLISH_AFTER_SECONDS. A clear that fails too (this runs after commit) is logged:
+    that later pass still finds the row."""
+    if send(row_id):
+        return
+    try:
+        model.objects.filter(id=row_id, status=queued).update(published_at=None)
+    except DatabaseError:
+        log.warning("Could not mark %s %s unpublished", model.__name__, row_id, exc_info=True)
 
 
 def republish(ids: Iterable, publish: Callable[[object], bool]) -> int:
@@ -89,4 +107,4 @@ def sweep(
     return {reason: n for reason, n in done.items() if n}
 
 
-__all__ = ["missing_messages", "republish", "sweep"]
+__all__ = ["missing_messages", "publish_recorded", "republish", "sweep"]

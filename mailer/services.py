@@ -6,13 +6,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, make_msgid
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from core.statelog import state_changed
-from core.sweeping import republish, sweep
+from core.sweeping import publish_recorded, republish, sweep
 from core.termination import termination_deferred
 from mailer import connections, suppression
 from mailer.errors import PermanentDeliveryError, TemporaryDeliveryError, classify, failure_kind
@@ -83,15 +83,9 @@ def queue_email(
 
 
 def publish_queued(email_id: int, *, kind: str, dedupe_key: str | None) -> None:
-    """Publish a just-queued row, which already records the publish; clear that record if
-    the broker is away (the sweep then publishes it as soon as the broker is back)."""
+    """Publish a just-queued row, which already records the publish."""
     state_changed("email", email_id, Status.QUEUED, kind=kind, dedupe=dedupe_key)
-    if send_task(email_id):
-        return
-    try:
-        OutgoingEmail.objects.filter(id=email_id, status=Status.QUEUED).update(published_at=None)
-    except DatabaseError:  # after commit: the sweep's later "lost" pass still finds the row
-        log.warning("Could not mark email %s unpublished", email_id, exc_info=True)
+    publish_recorded(OutgoingEmail, email_id, queued=Status.QUEUED, send=send_task)
 
 
 def publish_send(email_id: int) -> bool:

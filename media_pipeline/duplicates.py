@@ -88,14 +88,10 @@ def flag_near_duplicate(upload: Upload) -> None:
 
 
 def record_glance(upload: Upload, image) -> None:
-    """The look the web process left out, from the worker's decoded pixels: stored, with the
-    near-duplicate it finds."""
-    record(upload, glance_at_image(image))
-
-
-def record(upload: Upload, seen: Glance) -> None:
-    """Store a glance taken by the worker and the near-duplicate it finds, unless one is
-    stored already (a redelivered task does not flag again what its owner kept)."""
+    """The look the web process left out, from the worker's decoded pixels: stored with the
+    near-duplicate it finds, unless one is stored already (a redelivered task does not flag
+    again what its owner kept)."""
+    seen = glance_at_image(image)
     fields = glance_fields(seen)
     fields["duplicate_of_id"] = nearest_earlier(upload, seen.phash)
     Upload.objects.filter(id=upload.id, phash__isnull=True).update(

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from core.background import in_background
 from core.statelog import state_changed
-from core.sweeping import sweep
+from core.sweeping import publish_recorded, sweep
 from mailer import notifications
 from media_pipeline import direct, duplicates, imaging
 from media_pipeline.models import Upload, record_rendition, rendition_key
@@ -181,13 +181,8 @@ def publish_processing(upload_id) -> bool:
 
 
 def publish_accepted(upload_id) -> None:
-    """Publish a just-accepted upload, whose row already records the publish.
-
-    If the broker is away, clear that record: the sweep then publishes the row as soon as
-    the broker is back, instead of after REPUBLISH_AFTER_SECONDS.
-    """
-    if not send_processing_task(upload_id):
-        Upload.objects.filter(id=upload_id, status=Status.QUEUED).update(published_at=None)
+    """Publish a just-accepted upload, whose row already records the publish."""
+    publish_recorded(Upload, upload_id, queued=Status.QUEUED, send=send_processing_task)
 
 
 class Claim:

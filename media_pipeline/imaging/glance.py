@@ -54,7 +54,8 @@ def glance(stream: BinaryIO, info: ImageInfo, limits: Limits) -> Glance | None:
     """The glance of an upload that inspect_image accepted as `info`, if it is cheap to take;
     None when it is not, or the pixels cannot be read (the worker says why)."""
     small = byte_size(stream) <= QUICK_BYTES and info.width * info.height <= QUICK_PIXELS
-    stream.seek(0)
+    if not small and info.format != "jpeg":
+        return None  # only a JPEG may carry a thumbnail to look at instead
     try:
         with pillow_bomb_guard(limits):
             im = Image.open(stream, formats=FORMATS[info.format].pillow_formats)
