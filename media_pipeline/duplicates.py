@@ -3,8 +3,15 @@
 - A near-duplicate (a resized, re-encoded or slightly cropped copy) is found by the 64-bit
   perceptual hash of its look (taken by the web process when cheap, else from the worker's
   first decode): an earlier upload within MEDIA_DUPLICATE_DISTANCE differing bits becomes
-  the new upload's `duplicate_of`, found by the worker as soon as it has the hash, until
-  its owner keeps it (the flag is cleared) or drops it (the new upload is deleted).
+  the new upload's `duplicate_of`, until its owner keeps it (the flag is cleared for good)
+  or drops it (the new upload is deleted). Only an earlier upload: two copies must never
+  each be called the other's (dropping both would lose the picture).
+- Hashes arrive in any order (several workers; the web's look at once, the worker's later),
+  so whenever an upload's hash becomes known its worker looks both ways: for an earlier
+  upload it duplicates, and for later uploads, looked at before it had a hash, that
+  duplicate it. Both lookups run with the owner's row locked: two uploads whose hashes are
+  recorded at the same moment are looked at one after the other, the second seeing the
+  first's hash.
 - An exact copy (the same SHA-256 of the original) is not rendered again: its Rendition rows
   point at the files of the earlier upload's renditions. Files are therefore shared, so an
   upload's deletion removes only the files no remaining row points at (`unused_files`).
@@ -21,6 +28,7 @@ import hashlib
 from typing import BinaryIO
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -50,59 +58,87 @@ def glance_fields(seen: Glance) -> dict:
     }
 
 
-def nearest_earlier(upload: Upload, phash: int):
-    """The id of the owner's upload made before `upload` whose perceptual hash is nearest
-    `phash`, if within the threshold (the oldest among equals); None otherwise.
-
-    Only earlier ones: the worker looks after later uploads may have their hash too, and
-    two copies must not each be called the other's duplicate (dropping both would lose
-    the picture).
-    """
-    uploads = Upload.objects.filter(
-        owner_id=upload.owner_id, phash__isnull=False, created_at__lt=upload.created_at
-    ).exclude(id=upload.id)
+def within_distance(uploads, phash: int) -> list:
+    """The ids of `uploads` whose perceptual hash is within the threshold of `phash`, nearest
+    first (the oldest among equals)."""
+    uploads = uploads.filter(phash__isnull=False)
     limit = settings.MEDIA_DUPLICATE_DISTANCE
-    if connection.vendor == "postgresql":  # counted in the database: one row comes back
-        found = (
+    if connection.vendor == "postgresql":  # counted in the database: only matches come back
+        return list(
             uploads.annotate(bits=RawSQL("bit_count((phash # %s)::bit(64))", (phash,)))
             .filter(bits__lte=limit)
             .order_by("bits", "created_at")
             .values_list("id", flat=True)
-            .first()
         )
-        return found
     candidates = [
         (distance(phash, other), created, upload_id)
         for upload_id, other, created in uploads.values_list("id", "phash", "created_at")
     ]
-    near = [item for item in candidates if item[0] <= limit]
-    return min(near)[2] if near else None
+    return [upload_id for bits, _, upload_id in sorted(candidates) if bits <= limit]
+
+
+def nearest_earlier(upload: Upload, phash: int):
+    """The id of the owner's upload made before `upload` that looks nearest it, if any."""
+    earlier = Upload.objects.filter(
+        owner_id=upload.owner_id, created_at__lt=upload.created_at
+    ).exclude(id=upload.id)
+    found = within_distance(earlier, phash)
+    return found[0] if found else None
+
+
+def flag_both_ways(upload: Upload, phash: int) -> None:
+    """With `upload`'s hash known (and committed with this transaction): flag it as the
+    duplicate of the earlier upload it looks like, and flag the owner's later uploads that
+    look like it, unless flagged or kept already. Run under lock_owner."""
+    now = timezone.now()
+    unsettled = Upload.objects.filter(
+        owner_id=upload.owner_id, duplicate_of__isnull=True, duplicate_kept=False
+    )
+    if unsettled.filter(id=upload.id).exists():
+        found = nearest_earlier(upload, phash)
+        if found is not None:
+            Upload.objects.filter(id=upload.id).update(duplicate_of_id=found, updated_at=now)
+            upload.duplicate_of_id = found
+    later = within_distance(unsettled.filter(created_at__gt=upload.created_at), phash)
+    if later:
+        Upload.objects.filter(id__in=later).update(duplicate_of_id=upload.id, updated_at=now)
+
+
+def lock_owner(owner_id) -> None:
+    """Lock the owner's row until the transaction ends: one duplicate lookup at a time per
+    owner. (SQLite has no row locks, but one writer at a time: each lookup follows its own
+    write there, so it too sees the hash of a lookup that wrote before it.)"""
+    list(get_user_model().objects.select_for_update().filter(id=owner_id).values_list("id"))
 
 
 def flag_near_duplicate(upload: Upload) -> None:
-    """Point an upload whose look the web process took at the earlier one it duplicates."""
-    found = nearest_earlier(upload, upload.phash)
-    if found is not None:
-        Upload.objects.filter(id=upload.id).update(duplicate_of_id=found, updated_at=timezone.now())
-        upload.duplicate_of_id = found
+    """Look both ways for an upload whose look the web process took (the worker's first
+    step, on every attempt: what the owner kept stays kept)."""
+    with transaction.atomic():
+        lock_owner(upload.owner_id)
+        flag_both_ways(upload, upload.phash)
 
 
 def record_glance(upload: Upload, image) -> None:
-    """The look the web process left out, from the worker's decoded pixels: stored with the
-    near-duplicate it finds, unless one is stored already (a redelivered task does not flag
-    again what its owner kept)."""
+    """The look the web process left out, from the worker's decoded pixels: stored, and
+    duplicates looked for both ways, unless one is stored already (a redelivered task)."""
     seen = glance_at_image(image)
-    fields = glance_fields(seen)
-    fields["duplicate_of_id"] = nearest_earlier(upload, seen.phash)
-    Upload.objects.filter(id=upload.id, phash__isnull=True).update(
-        **fields, updated_at=timezone.now()
-    )
+    with transaction.atomic():
+        lock_owner(upload.owner_id)
+        stored = Upload.objects.filter(id=upload.id, phash__isnull=True).update(
+            **glance_fields(seen), updated_at=timezone.now()
+        )
+        if stored:
+            upload.phash = seen.phash
+            flag_both_ways(upload, seen.phash)
 
 
 def keep(*, upload: Upload) -> Upload:
-    """The owner keeps a flagged upload: it is no longer called a duplicate."""
-    Upload.objects.filter(id=upload.id).update(duplicate_of=None, updated_at=timezone.now())
-    upload.duplicate_of_id = None
+    """The owner keeps a flagged upload: it is no longer called a duplicate, nor ever again."""
+    Upload.objects.filter(id=upload.id).update(
+        duplicate_of=None, duplicate_kept=True, updated_at=timezone.now()
+    )
+    upload.duplicate_of_id, upload.duplicate_kept = None, True
     return upload
 
 

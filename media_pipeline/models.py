@@ -71,6 +71,8 @@ class Upload(models.Model):
     duplicate_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The owner kept it although it looked like an earlier one: never flagged again.
+    duplicate_kept = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at"]

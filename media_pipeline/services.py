@@ -242,9 +242,8 @@ def process_upload(*, upload_id, reclaim: bool = False) -> Upload | None:
         log.info("Upload %s is not claimable (done, or another worker has it)", upload_id)
         return None
     upload = Upload.objects.select_related("owner").get(id=upload_id)
-    if upload.phash is not None and upload.attempts == 1:
-        # The web process took the look: find what it duplicates, first of all. Only on
-        # the first attempt, so that a retry does not flag again what the owner kept.
+    if upload.phash is not None:
+        # The web process took the look: duplicates are looked for first of all.
         duplicates.flag_near_duplicate(upload)
     timer = imaging.PhaseTimer()
     limits = None

@@ -1,12 +1,15 @@
 """Placeholders from the 202, duplicates flagged at upload, exact copies sharing rendition files."""
 
 import io
+import threading
+import time
 
 import pytest
 from django.core.files.storage import default_storage
+from django.db import connection
 from PIL import Image
 
-from media_pipeline import services
+from media_pipeline import duplicates, services
 from media_pipeline.models import Rendition, Upload
 from tests.factories import image_file
 from tests.imagecorpus import photo_image, photo_jpeg, save_as
@@ -88,6 +91,83 @@ def test_two_copies_are_never_each_the_others_duplicate(alice_client):
     second = post(alice_client, "t-again.jpg", save_as(Image.open(io.BytesIO(data)), "PNG"))
     assert processed(alice_client, second)["duplicate_of"] == first["id"]
     assert processed(alice_client, first)["duplicate_of"] is None  # nothing came before it
+
+
+def large_copies(client, count: int, seed: int) -> list[dict]:
+    """`count` uploads of one picture at slightly different sizes, each too big for the
+    202's look: the worker takes each one's hash, in whatever order it processes them."""
+    picture = photo_image(1600, 1200, seed=seed)
+    sizes = [(1600 - 40 * n, 1200 - 30 * n) for n in range(count)]
+    return [
+        post(client, f"copy{n}.jpg", save_as(picture.resize(size), "JPEG"))
+        for n, size in enumerate(sizes)
+    ]
+
+
+def duplicate_of(body) -> str | None:
+    flag = Upload.objects.get(id=body["id"]).duplicate_of_id
+    return str(flag) if flag else None
+
+
+def test_an_earlier_upload_whose_hash_comes_last_flags_the_later_copy(alice_client):
+    """Two workers: the later upload is looked at first, when the earlier one has no hash."""
+    first, second = large_copies(alice_client, 2, seed=15)
+    assert first["placeholder"]["thumbhash"] == "" == second["placeholder"]["thumbhash"]
+    services.process_upload(upload_id=second["id"])
+    assert duplicate_of(second) is None  # nothing earlier has a hash yet
+    services.process_upload(upload_id=first["id"])
+    assert duplicate_of(second) == first["id"]
+    assert duplicate_of(first) is None  # never the later one's duplicate
+
+
+def test_a_kept_upload_stays_kept_when_an_earlier_hash_arrives(alice_client):
+    earliest, middle, latest = large_copies(alice_client, 3, seed=16)
+    services.process_upload(upload_id=middle["id"])
+    services.process_upload(upload_id=latest["id"])
+    assert duplicate_of(latest) == middle["id"]
+    assert alice_client.post(f"{latest['url']}keep/").status_code == 200
+    services.process_upload(upload_id=earliest["id"])
+    assert duplicate_of(middle) == earliest["id"]  # was looked at before the earliest had a hash
+    assert duplicate_of(latest) is None  # its owner kept it
+    # A retry of the kept one does not flag it again either.
+    Upload.objects.filter(id=latest["id"]).update(status="queued")
+    services.process_upload(upload_id=latest["id"])
+    assert duplicate_of(latest) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_hashes_recorded_at_the_same_moment_see_each_other(alice_client, monkeypatch):
+    """Each worker's lookup waits for the other's: without the owner's lock both would
+    look while the other's hash was not committed, and neither would be flagged."""
+    first, second = large_copies(alice_client, 2, seed=17)
+    pictures = {
+        body["id"]: Image.open(Upload.objects.get(id=body["id"]).original.open("rb"))
+        for body in (first, second)
+    }
+    flag_both_ways = duplicates.flag_both_ways
+
+    def slowly(upload, phash):  # a wide window between the hash's write and its commit
+        time.sleep(0.5)
+        flag_both_ways(upload, phash)
+
+    monkeypatch.setattr(duplicates, "flag_both_ways", slowly)
+    errors = []
+
+    def record(upload_id):
+        try:
+            duplicates.record_glance(Upload.objects.get(id=upload_id), pictures[upload_id])
+        except Exception as error:  # reported below, in the test's thread
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=record, args=(upload_id,)) for upload_id in pictures]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors
+    assert (duplicate_of(first), duplicate_of(second)) == (None, first["id"])
 
 
 def test_the_duplicate_lookup_comes_before_any_rendition(alice_client, monkeypatch):
