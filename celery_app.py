@@ -61,8 +61,9 @@ app.conf.task_routes = {
     task: {"queue": queue_name(kind), "routing_key": kind} for task, kind in ROUTES.items()
 }
 
-# A broker URL listing a cluster's nodes is one broker to fail over along (config/celery_worker.py).
-app.conf.worker_consumer = "config.celery_worker:ClusterConsumer"
+# A broker URL listing a cluster's nodes is one broker to fail over along, and the worker's
+# events go out unconfirmed (config/celery_worker.py).
+app.conf.worker_consumer = "config.celery_worker:ServiceConsumer"
 
 app.autodiscover_tasks()
 

@@ -186,6 +186,44 @@ def queue_messages(n: int, label: str) -> list[int]:
     return ids
 
 
+ROLES = (  # a process's role, by what its command line holds; the first that matches
+    ("worker", "celery"),
+    ("SMTP server", "--serve-smtp"),
+    ("RabbitMQ", "beam.smp"),
+    ("Postgres", "postgres"),
+)
+
+
+def cpu_by_role() -> Counter | None:
+    """CPU seconds (user + system) spent so far per role: the bench's own process (the
+    caller, and the loop of the one-connection variant), the worker, the SMTP server,
+    RabbitMQ, Postgres, and the rest of the machine; from /proc, None where there is none.
+    What a message costs in all is less noisy than a rate on a shared machine."""
+    try:
+        first_line = Path("/proc/stat").read_text().split("\n", 1)[0]
+    except OSError:
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    user, nice, system, _idle, _iowait, irq, softirq = map(int, first_line.split()[1:8])
+    spent = Counter({"machine": (user + nice + system + irq + softirq) / ticks})
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # ended meanwhile
+        utime, stime = map(int, stat.rsplit(")", 1)[1].split()[11:13])
+        if int(entry.name) == PID:
+            role = "caller"
+        else:
+            role = next((name for name, mark in ROLES if mark in command), None)
+        if role:
+            spent[role] += (utime + stime) / ticks
+    return spent
+
+
 def wait_sent(ids: list[int], timeout: float = 300) -> None:
     from mailer.models import OutgoingEmail
 
@@ -231,26 +269,49 @@ def one_connection(ids: list[int], smtp: SMTPProcess) -> float:
     return time.perf_counter() - started
 
 
-def measure(n: int, rounds: int, smtp: SMTPProcess) -> tuple[float, float, list[float]]:
+def measure(n: int, rounds: int, smtp: SMTPProcess) -> tuple[float, float, list[float], list]:
     """Both variants in turns, so that load from elsewhere on the machine falls on both.
 
-    Returns the seconds each took in all, and the ratio of each round.
+    Returns the seconds each took in all, the ratio of each round, and the machine's CPU
+    seconds during each variant (None without /proc/stat).
     """
     outbox_total = ceiling_total = 0.0
+    cpu = [Counter(), Counter()]
     ratios = []
     batch = n // rounds
     for turn in range(rounds):
         before, distinct_before, _ = smtp.counts()
+        cpu_start = cpu_by_role()
         outbox_seconds, ids = through_the_outbox(batch, f"round{turn}")
+        cpu_outbox = cpu_by_role()
         total, distinct, _ = smtp.counts()
         # As many deliveries as new Message-IDs as messages: each delivered exactly once.
         assert (total - before, distinct - distinct_before) == (batch, batch)
+        cpu_between = cpu_by_role()
         ceiling_seconds = one_connection(ids, smtp)
+        cpu_end = cpu_by_role()
         assert smtp.counts()[0] == total + batch
         outbox_total += outbox_seconds
         ceiling_total += ceiling_seconds
         ratios.append(ceiling_seconds / outbox_seconds)
-    return outbox_total, ceiling_total, ratios
+        if cpu_start is not None:
+            cpu[0].update(cpu_outbox - cpu_start)
+            cpu[1].update(cpu_end - cpu_between)
+    return outbox_total, ceiling_total, ratios, (cpu if cpu_start is not None else None)
+
+
+def print_cpu(cpu: list[Counter], n: int) -> None:
+    """CPU per message of each variant, in all and per role (ms)."""
+    outbox, ceiling = cpu
+    print(
+        f"machine CPU per message: outbox {outbox['machine'] / n * 1000:.1f} ms, "
+        f"one connection {ceiling['machine'] / n * 1000:.1f} ms "
+        f"(ratio {outbox['machine'] / ceiling['machine']:.2f}; {os.cpu_count()} CPUs)"
+    )
+    roles = ["caller", *(name for name, _ in ROLES)]
+    for name, spent in (("outbox", outbox), ("one connection", ceiling)):
+        shares = ", ".join(f"{role} {spent[role] / n * 1000:.1f}" for role in roles)
+        print(f"  {name}: {shares} ms")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -290,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
 
         wait_sent(queue_messages(WARMUP, "warmup"))  # the worker's connections and imports
         n = args.n // args.rounds * args.rounds
-        outbox_seconds, ceiling_seconds, ratios = measure(n, args.rounds, smtp)
+        outbox_seconds, ceiling_seconds, ratios, cpu = measure(n, args.rounds, smtp)
 
         outbox_rate, ceiling_rate = n / outbox_seconds, n / ceiling_seconds
         print(
@@ -309,6 +370,8 @@ def main(argv: list[str] | None = None) -> int:
             f"ratio outbox / ceiling: {outbox_rate / ceiling_rate:.2f} "
             f"(turns: {', '.join(f'{r:.2f}' for r in ratios)})"
         )
+        if cpu:
+            print_cpu(cpu, n)
     finally:
         if worker is not None:
             worker.stop()
