@@ -106,8 +106,8 @@ def flag_both_ways(upload: Upload, phash: int) -> None:
 
 def lock_owner(owner_id) -> None:
     """Lock the owner's row until the transaction ends: one duplicate lookup at a time per
-    owner. (SQLite has no row locks, but one writer at a time: each lookup follows its own
-    write there, so it too sees the hash of a lookup that wrote before it.)"""
+    owner. (SQLite has no row locks, but its transactions here take the write lock as they
+    begin (`transaction_mode` IMMEDIATE): one at a time, all owners together.)"""
     list(get_user_model().objects.select_for_update().filter(id=owner_id).values_list("id"))
 
 
