@@ -1,7 +1,6 @@
 """Batches of rows per send task, and the kept connection, against a real SMTP server."""
 
 import smtplib
-import threading
 import time
 from collections import Counter
 
@@ -13,6 +12,7 @@ from django.test import override_settings
 from mailer import connections, sending, services
 from mailer.models import OutgoingEmail
 from tests.servers import free_port
+from tests.threads import run_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -145,24 +145,13 @@ def test_two_workers_batching_at_once_never_claim_the_same_row():
         pytest.skip("batches need SELECT ... FOR UPDATE SKIP LOCKED")
     emails = queue(60)
     claimed: dict[str, list[int]] = {"a": [], "b": []}
-    start = threading.Barrier(2)
 
     def worker(name: str) -> None:
-        from django.db import connections as databases
+        for email in emails:
+            rows = sending.claim_batch(email_id=email.id, claimant=f"{name}-{email.id}", size=7)
+            claimed[name] += [row.id for row in rows]
 
-        try:
-            start.wait()
-            for email in emails:
-                rows = sending.claim_batch(email_id=email.id, claimant=f"{name}-{email.id}", size=7)
-                claimed[name] += [row.id for row in rows]
-        finally:
-            databases.close_all()
-
-    threads = [threading.Thread(target=worker, args=(name,)) for name in claimed]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    assert not run_at_once(worker, list(claimed))
     every = claimed["a"] + claimed["b"]
     assert sorted(every) == sorted(email.id for email in emails)  # each exactly once
     assert OutgoingEmail.objects.filter(status="sending", attempts=1).count() == 60

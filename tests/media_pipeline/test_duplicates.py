@@ -1,18 +1,17 @@
 """Placeholders from the 202, duplicates flagged at upload, exact copies sharing rendition files."""
 
 import io
-import threading
 import time
 
 import pytest
 from django.core.files.storage import default_storage
-from django.db import connection
 from PIL import Image
 
 from media_pipeline import duplicates, services
 from media_pipeline.models import Rendition, Upload
 from tests.factories import image_file
 from tests.imagecorpus import photo_image, photo_jpeg, save_as
+from tests.threads import run_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -151,22 +150,11 @@ def test_two_hashes_recorded_at_the_same_moment_see_each_other(alice_client, mon
         flag_both_ways(upload, phash)
 
     monkeypatch.setattr(duplicates, "flag_both_ways", slowly)
-    errors = []
 
     def record(upload_id):
-        try:
-            duplicates.record_glance(Upload.objects.get(id=upload_id), pictures[upload_id])
-        except Exception as error:  # reported below, in the test's thread
-            errors.append(error)
-        finally:
-            connection.close()
+        duplicates.record_glance(Upload.objects.get(id=upload_id), pictures[upload_id])
 
-    threads = [threading.Thread(target=record, args=(upload_id,)) for upload_id in pictures]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not errors
+    assert not run_at_once(record, list(pictures))
     assert (duplicate_of(first), duplicate_of(second)) == (None, first["id"])
 
 
