@@ -1,7 +1,7 @@
 """Placeholders from the 202, duplicates flagged at upload, exact copies sharing rendition files."""
 
 import io
-import time
+import threading
 
 import pytest
 from django.core.files.storage import default_storage
@@ -145,9 +145,21 @@ def test_two_hashes_recorded_at_the_same_moment_see_each_other(alice_client, mon
     }
     flag_both_ways = duplicates.flag_both_ways
 
-    def slowly(upload, phash):  # a wide window between the hash's write and its commit
-        time.sleep(0.5)
+    written, looked = threading.Barrier(2), threading.Barrier(2)
+
+    def meet(barrier):  # wait for the other thread, for 1 s at most
+        try:
+            barrier.wait(timeout=1)
+        except threading.BrokenBarrierError:
+            pass
+
+    def slowly(upload, phash):
+        # Without the lock both threads write their hash, then both look, then both commit:
+        # neither sees the other's. With it the second waits for the lock, the first goes on
+        # alone (after 1 s at each meeting), and the second looks after the first committed.
+        meet(written)
         flag_both_ways(upload, phash)
+        meet(looked)
 
     monkeypatch.setattr(duplicates, "flag_both_ways", slowly)
 
