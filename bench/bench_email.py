@@ -186,26 +186,36 @@ def queue_messages(n: int, label: str) -> list[int]:
     return ids
 
 
-ROLES = (  # a process's role, by what its command line holds; the first that matches
-    ("worker", "celery"),
-    ("SMTP server", "--serve-smtp"),
-    ("RabbitMQ", "beam.smp"),
-    ("Postgres", "postgres"),
-)
+def role_of(pid: int, ppid: int, command: str) -> str | None:
+    """Which part of this run a process is, if any: other runs' workers and databases on a
+    shared machine are not counted."""
+    if pid == PID:
+        return "caller"  # queue_email, and the plain loop of the one-connection variant
+    if f"bench-email-{PID}@" in command:  # the worker's name: its main process and pool
+        return "worker"
+    if ppid == PID and "--serve-smtp" in command:
+        return "SMTP server"
+    if "beam.smp" in command:
+        return "RabbitMQ"
+    if DATABASE_NAME in command:  # a Postgres backend serving this run's database
+        return "Postgres"
+    return None
 
 
-def cpu_by_role() -> Counter | None:
-    """CPU seconds (user + system) spent so far per role: the bench's own process (the
-    caller, and the loop of the one-connection variant), the worker, the SMTP server,
-    RabbitMQ, Postgres, and the rest of the machine; from /proc, None where there is none.
-    What a message costs in all is less noisy than a rate on a shared machine."""
+ROLES = ("caller", "worker", "SMTP server", "RabbitMQ", "Postgres")
+
+
+def cpu_snapshot() -> dict | None:
+    """CPU seconds (user + system) spent so far by the whole machine and by each process of
+    this run, keyed by (pid, start time) so that a reused pid is not taken for the same
+    process; from /proc, None where there is none."""
     try:
         first_line = Path("/proc/stat").read_text().split("\n", 1)[0]
     except OSError:
         return None
     ticks = os.sysconf("SC_CLK_TCK")
     user, nice, system, _idle, _iowait, irq, softirq = map(int, first_line.split()[1:8])
-    spent = Counter({"machine": (user + nice + system + irq + softirq) / ticks})
+    snapshot = {"machine": (user + nice + system + irq + softirq) / ticks}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -214,13 +224,25 @@ def cpu_by_role() -> Counter | None:
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue  # ended meanwhile
-        utime, stime = map(int, stat.rsplit(")", 1)[1].split()[11:13])
-        if int(entry.name) == PID:
-            role = "caller"
-        else:
-            role = next((name for name, mark in ROLES if mark in command), None)
+        fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+        role = role_of(int(entry.name), int(fields[1]), command)
         if role:
-            spent[role] += (utime + stime) / ticks
+            utime, stime, started = int(fields[11]), int(fields[12]), fields[19]
+            snapshot[(int(entry.name), started)] = (role, (utime + stime) / ticks)
+    return snapshot
+
+
+def cpu_between(before: dict, after: dict) -> Counter:
+    """CPU seconds per role (and for the whole machine) from one snapshot to the next.
+
+    A process that started in between counts from zero; one that ended in between is
+    missing its last part (a worker's database connection replaced mid-run, say).
+    """
+    spent = Counter({"machine": after["machine"] - before["machine"]})
+    for key, value in after.items():
+        if key != "machine":
+            role, seconds = value
+            spent[role] += seconds - before.get(key, (role, 0.0))[1]
     return spent
 
 
@@ -281,22 +303,22 @@ def measure(n: int, rounds: int, smtp: SMTPProcess) -> tuple[float, float, list[
     batch = n // rounds
     for turn in range(rounds):
         before, distinct_before, _ = smtp.counts()
-        cpu_start = cpu_by_role()
+        cpu_start = cpu_snapshot()
         outbox_seconds, ids = through_the_outbox(batch, f"round{turn}")
-        cpu_outbox = cpu_by_role()
+        cpu_outbox = cpu_snapshot()
         total, distinct, _ = smtp.counts()
         # As many deliveries as new Message-IDs as messages: each delivered exactly once.
         assert (total - before, distinct - distinct_before) == (batch, batch)
-        cpu_between = cpu_by_role()
+        cpu_ceiling = cpu_snapshot()
         ceiling_seconds = one_connection(ids, smtp)
-        cpu_end = cpu_by_role()
+        cpu_end = cpu_snapshot()
         assert smtp.counts()[0] == total + batch
         outbox_total += outbox_seconds
         ceiling_total += ceiling_seconds
         ratios.append(ceiling_seconds / outbox_seconds)
         if cpu_start is not None:
-            cpu[0].update(cpu_outbox - cpu_start)
-            cpu[1].update(cpu_end - cpu_between)
+            cpu[0].update(cpu_between(cpu_start, cpu_outbox))
+            cpu[1].update(cpu_between(cpu_ceiling, cpu_end))
     return outbox_total, ceiling_total, ratios, (cpu if cpu_start is not None else None)
 
 
@@ -308,9 +330,8 @@ def print_cpu(cpu: list[Counter], n: int) -> None:
         f"one connection {ceiling['machine'] / n * 1000:.1f} ms "
         f"(ratio {outbox['machine'] / ceiling['machine']:.2f}; {os.cpu_count()} CPUs)"
     )
-    roles = ["caller", *(name for name, _ in ROLES)]
     for name, spent in (("outbox", outbox), ("one connection", ceiling)):
-        shares = ", ".join(f"{role} {spent[role] / n * 1000:.1f}" for role in roles)
+        shares = ", ".join(f"{role} {spent[role] / n * 1000:.1f}" for role in ROLES)
         print(f"  {name}: {shares} ms")
 
 

@@ -13,9 +13,9 @@
   recorded at the same moment are looked at one after the other, the second seeing the
   first's hash.
 - An exact copy (the same SHA-256 of the original) is not rendered again: its Rendition rows
-  point at the files of the earlier upload's renditions. Files are therefore shared, so an
+  point at the files of the oldest ready copy's renditions. Files are therefore shared, so an
   upload's deletion removes only the files no remaining row points at (`unused_files`).
-  The reuse locks the earlier upload's row while it copies the rows, and a deletion looks for
+  The reuse locks that copy's row while it copies the rows, and a deletion looks for
   other references after its own DELETE, in the same transaction: whichever comes second
   sees the other, so a file still pointed at is never removed. (Two copies deleted at the
   same moment may each keep the files for the other: a leftover file, never a lost one.)
@@ -91,24 +91,34 @@ def flag_both_ways(upload: Upload, phash: int) -> None:
     duplicate of the earlier upload it looks like, and flag the owner's later uploads that
     look like it, unless flagged or kept already. Run under lock_owner."""
     now = timezone.now()
+    # Each UPDATE filters on this again: a "keep" (which takes no lock) that commits after
+    # the lookup read the rows is not undone.
     unsettled = Upload.objects.filter(
         owner_id=upload.owner_id, duplicate_of__isnull=True, duplicate_kept=False
     )
     if unsettled.filter(id=upload.id).exists():
         found = nearest_earlier(upload, phash)
-        if found is not None:
-            Upload.objects.filter(id=upload.id).update(duplicate_of_id=found, updated_at=now)
+        if found is not None and unsettled.filter(id=upload.id).update(
+            duplicate_of_id=found, updated_at=now
+        ):
             upload.duplicate_of_id = found
     later = within_distance(unsettled.filter(created_at__gt=upload.created_at), phash)
     if later:
-        Upload.objects.filter(id__in=later).update(duplicate_of_id=upload.id, updated_at=now)
+        unsettled.filter(id__in=later).update(duplicate_of_id=upload.id, updated_at=now)
 
 
 def lock_owner(owner_id) -> None:
     """Lock the owner's row until the transaction ends: one duplicate lookup at a time per
     owner. (SQLite has no row locks, but its transactions here take the write lock as they
-    begin (`transaction_mode` IMMEDIATE): one at a time, all owners together.)"""
-    list(get_user_model().objects.select_for_update().filter(id=owner_id).values_list("id"))
+    begin (`transaction_mode` IMMEDIATE): one at a time, all owners together.)
+
+    FOR NO KEY UPDATE: rows that point at the user (a new upload, a digest, preferences)
+    take a KEY SHARE lock on it as they are inserted, which a plain FOR UPDATE would block
+    (and a worker finishing a later upload that then opens the owner's digest would
+    deadlock with a lookup flagging that upload).
+    """
+    owner = get_user_model().objects.select_for_update(no_key=True).filter(id=owner_id)
+    list(owner.values_list("id"))
 
 
 def flag_near_duplicate(upload: Upload) -> None:
@@ -152,12 +162,13 @@ def sha256_of(stream: BinaryIO) -> str:
 
 
 def reuse_renditions(*, upload: Upload, specs) -> bool:
-    """Point the upload's renditions at those of an earlier ready upload of the same owner
+    """Point the upload's renditions at those of another ready upload of the same owner
     with the same bytes, if it has exactly the renditions `specs` give a source of its size
     (a small one skips sizes it cannot fill); True if it did."""
     if not upload.sha256:
         return False
     with transaction.atomic():
+        lock_owner(upload.owner_id)  # the owner first, as every duplicate lookup locks
         source = (
             Upload.objects.select_for_update()
             .filter(owner_id=upload.owner_id, sha256=upload.sha256, status=Upload.Status.READY)
@@ -177,14 +188,13 @@ def reuse_renditions(*, upload: Upload, specs) -> bool:
         if {(r.name, r.format) for r in renditions} != wanted:
             return False  # rendered under other settings: render this one afresh
         if upload.phash is None and source.phash is not None:
-            # The same bytes: the same look, and a duplicate of its source if that came
-            # first (never of a later one: see nearest_earlier).
-            earlier = source.created_at < upload.created_at
+            # The same bytes: the same look. Duplicates both ways, as for any hash: the
+            # source is the oldest ready copy, which may have been uploaded after this one.
             Upload.objects.filter(id=upload.id, phash__isnull=True).update(
                 thumbhash=source.thumbhash, dominant_color=source.dominant_color,
-                phash=source.phash, duplicate_of=source if earlier else None,
-                updated_at=timezone.now(),
+                phash=source.phash, updated_at=timezone.now(),
             )  # fmt: skip
+            flag_both_ways(upload, source.phash)
         for rendition in renditions:
             record_rendition(
                 upload.id, name=rendition.name, format=rendition.format, width=rendition.width,

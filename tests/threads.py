@@ -25,4 +25,7 @@ def run_at_once(target, arguments) -> list[BaseException]:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
+    stuck = [thread for thread in threads if thread.is_alive()]
+    if stuck:
+        errors.append(TimeoutError(f"{len(stuck)} of {len(threads)} threads still running"))
     return errors

@@ -5,8 +5,11 @@ import threading
 
 import pytest
 from django.core.files.storage import default_storage
+from django.db import connection, transaction
+from django.utils import timezone
 from PIL import Image
 
+from mailer.models import Digest
 from media_pipeline import duplicates, services
 from media_pipeline.models import Rendition, Upload
 from tests.factories import image_file
@@ -168,6 +171,47 @@ def test_two_hashes_recorded_at_the_same_moment_see_each_other(alice_client, mon
 
     assert not run_at_once(record, list(pictures))
     assert (duplicate_of(first), duplicate_of(second)) == (None, first["id"])
+
+
+def test_an_exact_copy_processed_before_its_original_still_flags_the_later_one(alice_client):
+    """The earlier upload reuses the renditions of the later one (the oldest ready copy);
+    the later one is the duplicate all the same."""
+    data = save_as(photo_image(1600, 1200, seed=18), "JPEG")
+    first = post(alice_client, "same.jpg", data)
+    second = post(alice_client, "same-again.jpg", data)
+    services.process_upload(upload_id=second["id"])
+    services.process_upload(upload_id=first["id"])  # reuses the second's files
+    assert Upload.objects.get(id=first["id"]).status == "ready"
+    assert (duplicate_of(first), duplicate_of(second)) == (None, first["id"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lookup_in_progress_lets_the_owner_upload_and_get_digests(user):
+    """The owner's lock is FOR NO KEY UPDATE: inserting a row that points at the owner (a
+    new upload, a digest) does not wait for it, so a worker finishing an upload and opening
+    the owner's digest cannot deadlock with a lookup."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: Postgres (SQLite takes one writer at a time)")
+    locked, done = threading.Event(), threading.Event()
+
+    def lookup(_):
+        with transaction.atomic():
+            duplicates.lock_owner(user.id)
+            locked.set()
+            done.wait(timeout=10)
+
+    def insert(_):
+        assert locked.wait(timeout=10)
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL lock_timeout = '2s'")
+                Upload.objects.create(owner=user, original="originals/x.jpg")
+                Digest.objects.create(user=user, send_after=timezone.now())
+        finally:
+            done.set()
+
+    assert not run_at_once(lambda task: task(None), [lookup, insert])
 
 
 def test_the_duplicate_lookup_comes_before_any_rendition(alice_client, monkeypatch):
