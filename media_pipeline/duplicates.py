@@ -79,9 +79,7 @@ def within_distance(uploads, phash: int) -> list:
 
 def nearest_earlier(upload: Upload, phash: int):
     """The id of the owner's upload made before `upload` that looks nearest it, if any."""
-    earlier = Upload.objects.filter(
-        owner_id=upload.owner_id, created_at__lt=upload.created_at
-    ).exclude(id=upload.id)
+    earlier = Upload.objects.filter(owner_id=upload.owner_id, created_at__lt=upload.created_at)
     found = within_distance(earlier, phash)
     return found[0] if found else None
 

@@ -194,13 +194,13 @@ def test_a_lookup_in_progress_lets_the_owner_upload_and_get_digests(user):
         pytest.skip("row locks: Postgres (SQLite takes one writer at a time)")
     locked, done = threading.Event(), threading.Event()
 
-    def lookup(_):
+    def lookup():
         with transaction.atomic():
             duplicates.lock_owner(user.id)
             locked.set()
             done.wait(timeout=10)
 
-    def insert(_):
+    def insert():
         assert locked.wait(timeout=10)
         try:
             with transaction.atomic():
@@ -211,7 +211,7 @@ def test_a_lookup_in_progress_lets_the_owner_upload_and_get_digests(user):
         finally:
             done.set()
 
-    assert not run_at_once(lambda task: task(None), [lookup, insert])
+    assert not run_at_once(lambda task: task(), [lookup, insert])
 
 
 def test_the_duplicate_lookup_comes_before_any_rendition(alice_client, monkeypatch):
