@@ -30,6 +30,8 @@ from .timing import PhaseTimer
 
 # "truncated" refuses a file that ends early, as Pillow does; lesser decoder warnings pass.
 FAIL_ON = "truncated"
+# The resampling kernel of every resize after the decode (see _resample).
+RESAMPLE_KERNEL = "cubic"
 log = logging.getLogger(__name__)
 # libvips' name for the embedded ICC profile: the only metadata a rendition keeps.
 ICC_FIELD = "icc-profile-data"
@@ -174,13 +176,17 @@ def _decode_to(
             image = _to_eight_bits(image)
         image = image.thumbnail_image(stored_w, height=stored_h, **resize)
     elif info.format == "jpeg":
-        image = vips.Image.new_from_source(
-            vips.Source.new_from_memory(data),
-            "",
-            access="sequential",
-            fail_on=FAIL_ON,
-            shrink=jpeg_shrink((header.width, header.height), (stored_w, stored_h)),
-        ).thumbnail_image(stored_w, height=stored_h, **resize)
+        # Resized as it is decoded, a strip at a time; CMYK becomes sRGB after (_to_srgb).
+        image = _resample(
+            vips.Image.new_from_source(
+                vips.Source.new_from_memory(data),
+                "",
+                access="sequential",
+                fail_on=FAIL_ON,
+                shrink=jpeg_shrink((header.width, header.height), (stored_w, stored_h)),
+            ),
+            (stored_w, stored_h),
+        )
     else:
         image = vips.Image.thumbnail_source(
             vips.Source.new_from_memory(data),
@@ -302,12 +308,28 @@ def _orient(image: Any, orientation: int) -> Any:
     return image
 
 
-def _resized(image: Any, size: tuple[int, int]) -> Any:
+def _resample(image: Any, size: tuple[int, int]) -> Any:
+    """`image` resized to exactly `size` with the bicubic kernel, lazily; itself if it is that size.
+
+    Bicubic, as the Pillow engine resamples: 47 dB PSNR against Lanczos from the full decode
+    at 2048 px, for a third less resizing than thumbnail_image's Lanczos 3 (measured at 12 MP,
+    the decode and every size: 184 ms CPU against 202; bench/bench_imaging.py). ``resize``
+    with scale = target / source gives exactly the target size (the tests check it on
+    hundreds of sizes). Alpha is premultiplied around the resize, as thumbnail_image does, so
+    transparent pixels' colours do not bleed into the edges of visible ones.
+    """
     if (image.width, image.height) == size:
         return image
-    return image.thumbnail_image(
-        size[0], height=size[1], size="force", no_rotate=True
-    ).copy_memory()
+    scale, vscale = size[0] / image.width, size[1] / image.height
+    if not image.hasalpha():
+        return image.resize(scale, vscale=vscale, kernel=RESAMPLE_KERNEL)
+    premultiplied = image.premultiply().resize(scale, vscale=vscale, kernel=RESAMPLE_KERNEL)
+    return premultiplied.unpremultiply().cast(image.format)
+
+
+def _resized(image: Any, size: tuple[int, int]) -> Any:
+    resized = _resample(image, size)
+    return resized if resized is image else resized.copy_memory()
 
 
 def encode(image: Any, fmt: str, long_edge: int) -> bytes:
