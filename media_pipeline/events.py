@@ -42,18 +42,24 @@ OVERLAP = timedelta(seconds=2)
 # A closed tab is noticed only when a write fails: this also bounds how long it holds on.
 HEARTBEAT_SECONDS = 5.0
 RECONNECT_MS = 1000
+# How far back a reconnecting tab is caught up; a page older than that is out of date anyway.
+MAX_RESUME = timedelta(days=1)
 CHANNEL = "media_uploads"  # the trigger of migration 0003 notifies it with the owner's id
 
 
 def start_time(request: HttpRequest) -> datetime:
     """Where the stream starts: the last event the browser saw, else `since` (the time the
     page was made, epoch seconds), else a few seconds ago."""
+    now = datetime.now(tz=UTC)
     for raw in (request.headers.get("Last-Event-ID"), request.GET.get("since")):
         try:
-            return datetime.fromtimestamp(float(raw), tz=UTC)
+            asked = datetime.fromtimestamp(float(raw), tz=UTC)
         except (TypeError, ValueError, OverflowError, OSError):
             continue
-    return datetime.now(tz=UTC) - timedelta(seconds=5)
+        # Both come from the browser: a time ahead of the clock would keep every change
+        # back for the whole stream, and one long past would send the whole library at once.
+        return min(max(asked, now - MAX_RESUME), now)
+    return now - timedelta(seconds=5)
 
 
 class Changes:
@@ -110,8 +116,14 @@ def listening():
 def sync_events(changes: Changes, lifetime: float, interval: float):
     """The stream as a generator (WSGI): one thread, at most `lifetime` seconds."""
     yield f"retry: {RECONNECT_MS}\n\n"
-    with listening() as wait:
-        yield from _sync_loop(changes, lifetime, interval, wait)
+    try:
+        with listening() as wait:
+            yield from _sync_loop(changes, lifetime, interval, wait)
+    finally:
+        # The stream is iterated outside the view's context, so the server's end-of-request
+        # close (runserver closes each thread's connections) never sees this connection: it
+        # stayed open, one per stream, until Postgres ran out of connections.
+        connection.close()
 
 
 def _sync_loop(changes: Changes, lifetime: float, interval: float, wait):

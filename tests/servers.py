@@ -1,4 +1,4 @@
-"""Real servers for tests: an SMTP server on loopback and Celery worker processes."""
+"""Real servers for tests: an SMTP server on loopback, web servers and Celery workers."""
 
 import asyncio
 import email
@@ -148,6 +148,39 @@ class Process:
                     pass
                 self.popen.wait(timeout=5)
         self.log.close()
+
+
+WEB_SERVERS = ("runserver", "gunicorn")  # make run's, and Heroku's and compose's
+
+
+def start_web_server(kind: str, *, env: dict, log_path: Path) -> tuple[Process, str]:
+    """`manage.py runserver` or gunicorn on a free loopback port, once it answers; returns
+    the process and its base URL."""
+    import requests
+
+    port = free_port()
+    if kind == "runserver":
+        command = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
+    else:
+        command = [
+            sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
+            "--workers", "1", "--threads", "2", "--timeout", "30",
+        ]  # fmt: skip
+    process = Process(command, env=env, log_path=log_path)
+    base = f"http://127.0.0.1:{port}"
+
+    def answers():
+        try:
+            return requests.get(f"{base}/healthz", timeout=5)
+        except requests.ConnectionError:
+            return None
+
+    try:
+        wait_for(answers, timeout=60, what=f"{kind} to answer")
+    except AssertionError:
+        process.stop()
+        raise
+    return process, base
 
 
 def start_worker(

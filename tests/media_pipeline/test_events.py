@@ -5,11 +5,13 @@ import threading
 import time
 
 import pytest
+import requests
 from django.utils import timezone
 
 from media_pipeline.models import Upload
 from tests.factories import image_file
 from tests.imagecorpus import photo_jpeg
+from tests.servers import WEB_SERVERS, start_web_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -104,3 +106,53 @@ def test_under_asgi_the_stream_is_an_async_iterator(user, short_streams):
     is_async, body = async_to_sync(follow)()
     assert is_async  # no thread held between checks
     assert [u["id"] for e in events_of(body) for u in e["uploads"]] == [str(upload.id)]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("kind", WEB_SERVERS)
+def test_a_finished_stream_leaves_no_database_connection_open(
+    kind, alice_client, worker_env, tmp_path
+):
+    """Under make run's runserver and under gunicorn, each stream hands its database
+    connection back when it ends: an open tab reconnects every lifetime, for as long as it
+    stays open (it held one connection per stream until Postgres had none left)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("counts the server's connections in pg_stat_activity")
+
+    def servers_connections() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            return cursor.fetchone()[0]
+
+    env = {**worker_env, "MEDIA_EVENTS_STREAM_SECONDS": "0.5"}
+    process, base = start_web_server(kind, env=env, log_path=tmp_path / "web.log")
+    try:
+        tab = requests.Session()  # one kept-alive connection, as a browser tab reconnects
+        tab.cookies["sessionid"] = alice_client.cookies["sessionid"].value
+        tab.get(f"{base}/api/uploads/", timeout=10).raise_for_status()
+        settled = servers_connections()  # what the server keeps between requests
+        for _ in range(4):
+            with tab.get(f"{base}/events/", timeout=10) as response:
+                assert response.status_code == 200 and response.text.startswith("retry: ")
+        tab.get(f"{base}/api/uploads/", timeout=10).raise_for_status()
+        assert servers_connections() <= settled
+    finally:
+        process.stop()
+
+
+def test_a_resume_time_from_the_browser_is_kept_within_bounds(alice_client, short_streams):
+    """A Last-Event-ID ahead of the clock still gets the changes of the stream; one long past
+    does not bring the whole library."""
+    old = alice_client.post("/api/uploads/", {"file": image_file("a.jpg", photo_jpeg(64, 48))})
+    Upload.objects.filter(id=old.json()["id"]).update(
+        updated_at=timezone.now() - timezone.timedelta(days=3)
+    )
+    assert events_of(read_stream(alice_client.get("/events/", HTTP_LAST_EVENT_ID="0"))) == []
+    new = alice_client.post("/api/uploads/", {"file": image_file("b.jpg", photo_jpeg(64, 48))})
+    ahead = events_of(read_stream(alice_client.get("/events/", HTTP_LAST_EVENT_ID="1e10")))
+    assert [u["id"] for e in ahead for u in e["uploads"]] == [new.json()["id"]]

@@ -5,12 +5,10 @@ each on a free loopback port: the body is declared and sent in full, as a browse
 client sends it.
 """
 
-import sys
-
 import pytest
 import requests
 
-from tests.servers import Process, free_port, wait_for
+from tests.servers import WEB_SERVERS, start_web_server
 
 LIMIT = 1_048_576  # MEDIA_MAX_UPLOAD_BYTES for these servers
 # Well past the limit and its 256 KB envelope; within what the middleware reads and drops.
@@ -20,32 +18,11 @@ BOUNDARY = "size-limit-test"
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-def server_command(kind: str, port: int) -> list[str]:
-    if kind == "runserver":
-        return [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
-    return [
-        sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
-        "--workers", "1", "--threads", "2", "--timeout", "30",
-    ]  # fmt: skip
-
-
-@pytest.fixture(params=["runserver", "gunicorn"])
+@pytest.fixture(params=WEB_SERVERS)
 def server(request, worker_env, tmp_path):
-    port = free_port()
     env = {**worker_env, "MEDIA_MAX_UPLOAD_BYTES": str(LIMIT), "DJANGO_DEBUG": "false"}
-    process = Process(
-        server_command(request.param, port), env=env, log_path=tmp_path / "server.log"
-    )
-    base = f"http://127.0.0.1:{port}"
-
-    def answers():
-        try:
-            return requests.get(f"{base}/healthz", timeout=5)
-        except requests.ConnectionError:
-            return None
-
+    process, base = start_web_server(request.param, env=env, log_path=tmp_path / "server.log")
     try:
-        wait_for(answers, timeout=60, what=f"{request.param} to answer")
         yield base, process
     finally:
         process.stop()
