@@ -1,12 +1,16 @@
 """JSON API over session auth: upload, read, texts, retry, bulk. HTTP only; services do the work."""
 
 import json
+import logging
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_http_methods
 
 from core import ratelimit
 from media_pipeline import bulk, duplicates, filters, imaging, selectors, services
+
+MAX_OFFSET = 10**9
 
 
 def error(message: str, status: int) -> JsonResponse:
@@ -14,14 +18,33 @@ def error(message: str, status: int) -> JsonResponse:
 
 
 def login_required_json(view):
+    """The API's views: 401 without a login, and every refusal as JSON, Django's own too."""
+
     def wrapper(request: HttpRequest, *args, **kwargs):
         if not request.user.is_authenticated:
             return error("Log in to use the API.", 401)
-        return view(request, *args, **kwargs)
+        try:
+            return view(request, *args, **kwargs)
+        except Http404:
+            return error("No such upload.", 404)
+        except RequestDataTooBig:
+            return error("The request is too large.", 413)
+        except SuspiciousOperation as refused:  # e.g. too many fields: logged as Django does
+            logging.getLogger(f"django.security.{type(refused).__name__}").error(str(refused))
+            return error("The request could not be read.", 400)
 
     wrapper.__name__ = view.__name__
     wrapper.__doc__ = view.__doc__
     return wrapper
+
+
+def json_payload(request: HttpRequest):
+    """The request's body parsed as JSON (an empty body is {}), or None when it is not JSON
+    (or not UTF-8, or nested too deep for the parser)."""
+    try:
+        return json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
 
 
 @require_http_methods(["GET", "POST"])
@@ -31,7 +54,8 @@ def uploads(request: HttpRequest) -> JsonResponse:
     if request.method == "GET":
         try:
             limit = max(1, min(100, int(request.GET.get("limit", 20))))
-            offset = max(0, int(request.GET.get("offset", 0)))
+            # Past any library, and below the bigint the database would refuse.
+            offset = max(0, min(MAX_OFFSET, int(request.GET.get("offset", 0))))
         except ValueError:
             return error("limit and offset must be whole numbers.", 400)
         library_filter, problems = filters.parse_filter(request.GET)
@@ -77,9 +101,8 @@ def upload_detail(request: HttpRequest, upload_id) -> HttpResponse:
         services.delete_upload(upload=upload)
         return HttpResponse(status=204)
     if request.method == "PATCH":
-        try:
-            payload = json.loads(request.body or b"{}")
-        except (ValueError, UnicodeDecodeError):
+        payload = json_payload(request)
+        if payload is None:
             return error('Send a JSON object, e.g. {"caption": "Sunset"}.', 400)
         problem = texts_problem(payload)
         if problem:
@@ -136,10 +159,7 @@ def texts_problem(payload) -> str:
 @login_required_json
 def uploads_bulk(request: HttpRequest) -> JsonResponse:
     """{"action": "delete"|"retry", "ids": [...]} on the user's uploads: an outcome per id."""
-    try:
-        payload = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        payload = None
+    payload = json_payload(request)
     if not isinstance(payload, dict):
         return error('Send a JSON object, e.g. {"action": "delete", "ids": ["..."]}.', 400)
     try:

@@ -3,8 +3,6 @@
 HTTP only; media_pipeline.direct does the work. The web process never sees the file's bytes.
 """
 
-import json
-
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
@@ -12,16 +10,8 @@ from django.views.decorators.http import require_http_methods
 
 from core import ratelimit
 from media_pipeline import direct, selectors, services
-from media_pipeline.api import error, login_required_json
+from media_pipeline.api import error, json_payload, login_required_json
 from media_pipeline.models import DirectUpload, Upload
-
-
-def json_body(request: HttpRequest) -> dict | None:
-    try:
-        payload = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return payload if isinstance(payload, dict) else None
 
 
 def unavailable(reason: direct.Unavailable) -> JsonResponse:
@@ -39,8 +29,8 @@ def unfinished_of(user, upload_id) -> DirectUpload | None:
 @login_required_json
 def start(request: HttpRequest) -> JsonResponse:
     """{"filename", "size", "content_type"} -> 201 presigned parts (or one presigned POST)."""
-    payload = json_body(request)
-    if payload is None:
+    payload = json_payload(request)
+    if not isinstance(payload, dict):
         return error('Send a JSON object: {"filename", "size", "content_type"}.', 400)
     try:
         # One file, as through POST /api/uploads/: the same per-user rate.
@@ -99,8 +89,8 @@ def complete(request: HttpRequest, upload_id) -> JsonResponse:
         if upload is None:
             return error("No unfinished upload with this id.", 404)
     else:
-        payload = json_body(request)
-        if payload is None:
+        payload = json_payload(request)
+        if not isinstance(payload, dict):
             return error('Send a JSON object: {"parts": [{"number", "etag"}, ...]}.', 400)
         try:
             upload = direct.complete(row=row, parts=payload.get("parts"))

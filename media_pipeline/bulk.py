@@ -23,7 +23,12 @@ def checked_request(action, ids) -> tuple[str, list[str]]:
         raise InvalidBulkRequest(f"Unknown action: use one of {', '.join(ACTIONS)}.")
     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
         raise InvalidBulkRequest("Send 'ids' as a list of upload ids (text), at least one.")
-    unique = list(dict.fromkeys(ids))
+    # Once per upload, however it is spelt (capitals, braces, no hyphens): a delete done
+    # twice would fail on the second, after the first had deleted it.
+    unique: dict = {}
+    for text in ids:
+        unique.setdefault(_as_uuid(text) or text, text)
+    unique = list(unique.values())
     if len(unique) > MAX_IDS:
         raise InvalidBulkRequest(f"At most {MAX_IDS} uploads at once.")
     return action, unique

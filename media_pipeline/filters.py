@@ -14,6 +14,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from media_pipeline.imaging.formats import FORMATS
 from media_pipeline.models import Upload
+from media_pipeline.texts import storable
 
 MAX_QUERY_LENGTH = 200
 FILTER_FIELDS = ("q", "status", "format", "since", "until", "alt")
@@ -78,7 +79,7 @@ def parse_filter(params) -> tuple[LibraryFilter, list[str]]:
     problems: list[str] = []
     fields: dict = {}
 
-    q = " ".join(params.get("q", "").split())
+    q = " ".join(storable(params.get("q", "")).split())
     if len(q) > MAX_QUERY_LENGTH:
         problems.append(f"A search can be at most {MAX_QUERY_LENGTH} characters.")
     else:

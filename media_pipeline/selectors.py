@@ -25,13 +25,12 @@ def needs_alt_text() -> Q:
 def library_of(user, library_filter) -> QuerySet[Upload]:
     """The user's uploads narrowed by a `filters.LibraryFilter`, newest first."""
     uploads = uploads_of(user)
-    if library_filter.q:
-        words = library_filter.q
+    for word in library_filter.q.split():  # every word, each in any of the texts
         uploads = uploads.filter(
-            Q(caption__icontains=words)
-            | Q(alt_text__icontains=words)
-            | Q(description__icontains=words)
-            | Q(original_name__icontains=words)
+            Q(caption__icontains=word)
+            | Q(alt_text__icontains=word)
+            | Q(description__icontains=word)
+            | Q(original_name__icontains=word)
         )
     if library_filter.status:
         uploads = uploads.filter(status=library_filter.status)

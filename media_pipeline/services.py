@@ -18,6 +18,7 @@ from core.sweeping import publish_recorded, sweep
 from mailer import notifications
 from media_pipeline import direct, duplicates, imaging
 from media_pipeline.models import Upload, record_rendition, rendition_key
+from media_pipeline.texts import storable
 from ops import broker, counters
 from ops.selectors import LATENCY_BUCKETS, PROCESSING_BUCKETS
 
@@ -129,7 +130,7 @@ def accept_upload(*, owner, file: UploadedFile, caption: str = "") -> Upload:
     placeholder = duplicates.glance_fields(seen) if seen else {}
     upload = Upload(
         owner=owner,
-        caption=caption[:500],
+        caption=storable(caption).strip()[:500],
         original_name=clean_file_name(file.name),
         original_format=info.format,
         original_bytes=file.size or 0,
@@ -422,7 +423,7 @@ def notify_owner(*, upload_id, kind: str) -> None:
 
 def update_caption(*, upload: Upload, caption: str) -> Upload:
     """Change only the caption, whatever a worker is writing meanwhile."""
-    caption = caption.strip()[:500]
+    caption = storable(caption).strip()[:500]
     Upload.objects.filter(id=upload.id).update(caption=caption, updated_at=timezone.now())
     upload.caption = caption
     return upload
@@ -439,7 +440,7 @@ class TextTooLong(ValueError):
 def update_texts(*, upload: Upload, texts: dict[str, str]) -> Upload:
     """Change only the given texts (caption, alt text, description), whatever a worker
     is writing meanwhile. Raises TextTooLong, naming the field, and changes nothing then."""
-    cleaned = {name: value.strip() for name, value in texts.items()}
+    cleaned = {name: storable(value).strip() for name, value in texts.items()}
     for name, value in cleaned.items():
         if len(value) > TEXT_LIMITS[name]:
             label = name.replace("_", " ").capitalize()

@@ -146,9 +146,13 @@ def upload_page(request: HttpRequest, upload_id) -> HttpResponse:
             return redirect(back_to(request, reverse("media_pipeline:upload", args=[upload.id])))
         if action == "texts":
             return save_texts(request, upload)
-        services.update_caption(upload=upload, caption=request.POST.get("caption", ""))
+        here = back_to(request, reverse("media_pipeline:upload", args=[upload.id]))
+        if action or "caption" not in request.POST:  # never a caption wiped by a stray post
+            messages.error(request, "Nothing was changed: that form is not known here.")
+            return redirect(here)
+        services.update_caption(upload=upload, caption=request.POST["caption"])
         messages.success(request, f"Caption of {upload.original_name} saved.")
-        return redirect(back_to(request, reverse("media_pipeline:upload", args=[upload.id])))
+        return redirect(here)
     data = for_page(upload)
     return render(
         request,

@@ -247,3 +247,63 @@ def test_bulk_needs_a_login_and_a_post(alice_client):
 
     assert bulk(Client(), {"action": "delete", "ids": ["x"]}).status_code == 401
     assert alice_client.get("/api/uploads/bulk/").status_code == 405
+
+
+# --- what a client may send that a database or parser cannot take ------------------------------
+
+
+def test_texts_with_control_characters_or_lone_surrogates_are_stored_without_them(
+    alice_client, user
+):
+    """Postgres refuses NUL in text and UTF-8 has no lone surrogate: both were a 500."""
+    upload = make(user)
+    body = '{"alt_text": "A\\u0000 kite\\ud800", "description": "line\\r\\none\\ttab\\u0007"}'
+    response = patch(alice_client, upload, body)
+    assert response.status_code == 200, response.content
+    upload.refresh_from_db()
+    assert (upload.alt_text, upload.description) == ("A kite", "line\r\none\ttab")
+    posted = alice_client.post(
+        "/api/uploads/", {"file": image_file("n.jpg"), "caption": "Cap\x00tion"}
+    )
+    assert posted.status_code == 202 and posted.json()["caption"] == "Caption"
+    for search in ("kite%00", "ki%00te"):
+        assert names(alice_client.get(f"/api/uploads/?q={search}")) == [upload.original_name]
+
+
+def test_json_nested_too_deep_is_a_400(alice_client, user):
+    upload = make(user)
+    deep = "[" * 100_000 + "]" * 100_000
+    assert patch(alice_client, upload, deep).status_code == 400
+    assert bulk(alice_client, deep).status_code == 400
+
+
+def test_an_offset_past_any_library_is_an_empty_page(alice_client, user):
+    make(user)
+    assert names(alice_client.get("/api/uploads/?offset=9223372036854775808")) == []
+
+
+def test_an_unknown_or_other_users_upload_is_a_json_404(alice_client, other_user):
+    bobs = make(other_user)
+    for path in (f"/api/uploads/{bobs.id}/", f"/api/uploads/{uuid.uuid4()}/"):
+        response = alice_client.get(path)
+        assert response.status_code == 404
+        assert response.json() == {"error": "No such upload."}
+    assert alice_client.post(f"/api/uploads/{bobs.id}/retry/").json()["error"]
+
+
+def test_a_search_finds_every_word_in_any_order_and_any_text(alice_client, user):
+    make(user, "beach.jpg", caption="Sunset on the beach")
+    make(user, "dunes.jpg", caption="Sunset", alt_text="Dunes by the sea")
+    make(user, "noon.jpg", caption="The beach at noon")
+    assert names(alice_client.get("/api/uploads/?q=beach sunset")) == ["beach.jpg"]
+    assert names(alice_client.get("/api/uploads/?q=sunset DUNES")) == ["dunes.jpg"]
+    assert sorted(names(alice_client.get("/api/uploads/?q=beach"))) == ["beach.jpg", "noon.jpg"]
+
+
+def test_one_upload_spelt_several_ways_is_deleted_once(alice_client, user):
+    upload = make(user)
+    spellings = [str(upload.id), str(upload.id).upper(), "{" + upload.id.hex + "}"]
+    response = bulk(alice_client, {"action": "delete", "ids": spellings})
+    assert response.status_code == 200
+    assert response.json()["results"] == [{"id": str(upload.id), "outcome": "deleted"}]
+    assert not Upload.objects.filter(id=upload.id).exists()

@@ -110,6 +110,16 @@ def test_caption_and_delete_forms_return_to_the_gallery_page_they_came_from(alic
     assert not Upload.objects.exists()
 
 
+@pytest.mark.parametrize("form", [{}, {"action": "archive"}, {"action": "archive", "caption": ""}])
+def test_a_post_that_is_no_known_form_changes_nothing(alice_client, user, form):
+    upload = make_upload(user, renditions=False)
+    Upload.objects.filter(id=upload.id).update(caption="Quay")
+    response = alice_client.post(f"/uploads/{upload.id}/", form, follow=True)
+    assert "Nothing was changed" in response.content.decode()
+    upload.refresh_from_db()
+    assert upload.caption == "Quay"
+
+
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "javascript:x"])
 def test_a_next_address_off_this_site_is_ignored(alice_client, user, target):
     upload = make_upload(user, renditions=False)
