@@ -18,6 +18,7 @@ from typing import BinaryIO
 
 from PIL import ExifTags, Image
 
+from .color import prepare_for_resize, to_srgb_rgb, widen_grey_key
 from .formats import FORMATS
 from .geometry import apply_orientation, read_orientation
 from .limits import pillow_bomb_guard
@@ -69,8 +70,13 @@ def glance(stream: BinaryIO, info: ImageInfo, limits: Limits) -> Glance | None:
                 if info.format == "jpeg":
                     im.draft("RGB" if im.mode in ("RGB", "L") else None, (DRAFT_EDGE, DRAFT_EDGE))
                 im.seek(0)
+                widen_grey_key(im)
                 im.load()
-                pixels = im.convert("RGBA" if _has_alpha(im) else "RGB")
+                # As the renditions are made: 16-bit and float samples scaled to 8 bits (a
+                # plain convert("RGB") clips them: a 16-bit grey would look white), key
+                # colours made alpha, embedded profiles converted to sRGB.
+                pixels = to_srgb_rgb(prepare_for_resize(im))
+                pixels = pixels.copy() if pixels is im else pixels  # im is released below
             finally:
                 release(im)
     except (*DECODE_ERRORS, Image.DecompressionBombError):
@@ -78,10 +84,6 @@ def glance(stream: BinaryIO, info: ImageInfo, limits: Limits) -> Glance | None:
     finally:
         stream.seek(0)
     return glance_at_image(apply_orientation(pixels, orientation))
-
-
-def _has_alpha(im: Image.Image) -> bool:
-    return im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info
 
 
 THUMBNAIL_OFFSET, THUMBNAIL_LENGTH = 0x0201, 0x0202  # JPEGInterchangeFormat(Length), IFD1

@@ -188,3 +188,17 @@ def test_glance_of_a_damaged_jpeg_is_none_not_an_error():
     damaged = data[:600] + bytes(len(data) - 600)
     glance(io.BytesIO(damaged), info, limits)  # no exception: the worker tells the owner
     assert glance(io.BytesIO(b"not an image at all"), info, limits) is None
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "TIFF"])
+def test_a_16_bit_grey_gets_the_placeholder_colour_of_its_renditions(fmt):
+    """Scaled to 8 bits as the renditions are (a plain convert("RGB") clipped it to white)."""
+    data = save_as(Image.new("I;16", (64, 48), 50000), fmt)  # 50000 / 65535 of white
+    seen = look(data)
+    assert seen is not None and seen.colour == "#c2c2c2"  # 194, as in the renditions
+    thumb = [spec for spec in DEFAULT_RENDITIONS if spec.name == "thumb"]
+    _, rendered = render_renditions(io.BytesIO(data), thumb, limits=Limits())
+    pixel = Image.open(io.BytesIO(rendered[0].data)).convert("RGB").getpixel((5, 5))
+    assert all(abs(v - 194) <= 2 for v in pixel)
+    w, h, rgba = thumbhash_to_rgba(seen.thumbhash)
+    assert all(abs(v - 194) <= 6 for v in rgba[:3])  # the blurred picture is that grey too
