@@ -189,8 +189,13 @@ def thumbhash(image: Image.Image) -> bytes:
 
 def dominant_colour(image: Image.Image) -> str:
     """The colour most of the picture has, as #rrggbb: the mean of the fullest bin of a
-    coarse colour histogram (transparency ignored)."""
-    small = image.convert("RGB")
+    coarse colour histogram of the picture laid on white, as its JPEG renditions are (a
+    transparent pixel counts as white, a half-transparent one as its colour half-way to
+    white: the box shows what the renditions will)."""
+    small = image.convert("RGBA")
+    if small.getextrema()[3][0] < 255:
+        small = Image.alpha_composite(Image.new("RGBA", small.size, "white"), small)
+    small = small.convert("RGB")
     small.thumbnail((COLOUR_INPUT_EDGE, COLOUR_INPUT_EDGE), Image.Resampling.BOX)
     data = small.tobytes()
     pixels = list(zip(data[0::3], data[1::3], data[2::3], strict=True))
