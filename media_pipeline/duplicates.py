@@ -6,8 +6,10 @@
   the same average colour (the hash is of grey pixels) and with a hash that tells enough
   (a flat picture's is 0 whatever its colour), or with the same bytes, becomes the new
   upload's `duplicate_of`, until its owner keeps it (the flag is cleared for good) or drops
-  it (the new upload is deleted). Only an earlier upload: two copies must never each be
-  called the other's (dropping both would lose the picture).
+  it (the new upload is deleted). Only an earlier upload, and never a failed one: two
+  copies must never each be called the other's, nor a copy be dropped for a picture that
+  was never made (dropping would lose it). An upload that fails hands its copies to the
+  earlier upload they look like, if any.
 - Looks arrive in any order (several workers; the web's look at once, the worker's later),
   so whenever an upload's look becomes known its worker looks both ways: for an earlier
   upload it duplicates, and for later uploads, looked at before it had a look, that
@@ -127,8 +129,11 @@ def look_of(upload_id) -> Look | None:
 
 
 def nearest_earlier(upload: Upload, look: Look):
-    """The id of the owner's upload made before `upload` that looks nearest it, if any."""
-    earlier = Upload.objects.filter(owner_id=upload.owner_id, created_at__lt=upload.created_at)
+    """The id of the owner's upload made before `upload` that looks nearest it, if any.
+    A failed upload is never one: dropping the copy would lose the picture."""
+    earlier = Upload.objects.filter(
+        owner_id=upload.owner_id, created_at__lt=upload.created_at
+    ).exclude(status=Upload.Status.FAILED)
     found = copies_among(earlier, look)
     return found[0] if found else None
 
@@ -169,6 +174,25 @@ def lock_owner(owner_id) -> None:
     """
     owner = get_user_model().objects.select_for_update(no_key=True).filter(id=owner_id)
     list(owner.values_list("id"))
+
+
+def lock_owner_of(upload_id) -> None:
+    """lock_owner for the owner of an upload (first thing in a transaction that then
+    changes the upload's row: the owner is always locked before an upload's row)."""
+    owner_id = Upload.objects.filter(id=upload_id).values_list("owner_id", flat=True).first()
+    if owner_id is not None:
+        lock_owner(owner_id)
+
+
+def release_copies(upload_id) -> None:
+    """The uploads flagged as copies of this one are looked at again: it failed (a failed
+    upload is nobody's original). Each gets the earlier upload it looks like, or no flag.
+    Run under lock_owner."""
+    copies = Upload.objects.filter(duplicate_of_id=upload_id)
+    for copy in copies.only("id", "owner_id", "created_at", *LOOK_FIELDS):
+        found = nearest_earlier(copy, Look.of(*(getattr(copy, name) for name in LOOK_FIELDS)))
+        if found != upload_id:
+            copies.filter(id=copy.id).update(duplicate_of_id=found, updated_at=timezone.now())
 
 
 def flag_near_duplicate(upload: Upload) -> None:

@@ -349,6 +349,7 @@ def count_outcome(status: str, queued_at, claimed_at, now) -> None:
 def fail_upload(*, upload_id, reason: str) -> Upload:
     """End the upload `failed` with a reason the owner can read, and tell them."""
     with transaction.atomic():
+        duplicates.lock_owner_of(upload_id)  # before the row, as every duplicate lookup
         now = timezone.now()
         changed = (
             Upload.objects.filter(id=upload_id)
@@ -356,6 +357,9 @@ def fail_upload(*, upload_id, reason: str) -> Upload:
             .update(status=Status.FAILED, error=reason, finished_at=now, updated_at=now)
         )
         if changed:
+            # A failed upload is nobody's original: its copies are flagged no more (or
+            # against an earlier upload they look like), so dropping one loses nothing.
+            duplicates.release_copies(upload_id)
             times = Upload.objects.values("queued_at", "claimed_at").get(id=upload_id)
             count_outcome(Status.FAILED, times["queued_at"], times["claimed_at"], now)
             notify_owner(upload_id=upload_id, kind="upload_failed")

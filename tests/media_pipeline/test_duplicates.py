@@ -471,3 +471,31 @@ def test_flat_pictures_are_not_flagged_but_an_exact_copy_of_one_is(alice_client)
         services.process_upload(upload_id=body["id"])
     assert [duplicate_of(body) for body in bodies] == [None] * 4
     assert duplicate_of(again) == bodies[0]["id"]  # the same bytes: a copy however plain
+
+
+def test_a_failed_upload_is_never_the_original(alice_client):
+    """Dropping the copy of a failed upload would lose the picture."""
+    picture = photo_image(640, 480, seed=21)
+    cropped = post(alice_client, "crop.jpg", jpeg(picture.crop((8, 6, 632, 474)), quality=80))
+    failed = post(alice_client, "first.jpg", jpeg(picture.resize((320, 240))))
+    copy = post(alice_client, "copy.jpg", jpeg(picture.resize((320, 240)), quality=85))
+    services.fail_upload(upload_id=failed["id"], reason="broken")
+    services.process_upload(upload_id=copy["id"])
+    assert duplicate_of(copy) == cropped["id"]  # not the nearer, failed one
+    services.fail_upload(upload_id=cropped["id"], reason="broken")  # that one fails later
+    assert duplicate_of(copy) is None  # no earlier upload left that has not failed
+    # A retried upload that comes out ready is an original again.
+    services.retry_upload(upload=Upload.objects.get(id=failed["id"]))
+    services.process_upload(upload_id=failed["id"])
+    assert duplicate_of(copy) == failed["id"]
+
+
+def test_a_target_that_fails_hands_its_copies_to_an_earlier_one(alice_client):
+    picture = photo_image(640, 480, seed=22)
+    earliest = post(alice_client, "e.jpg", jpeg(picture.crop((8, 6, 632, 474)), quality=80))
+    nearer = post(alice_client, "n.jpg", jpeg(picture.resize((320, 240))))
+    copy = post(alice_client, "c.png", save_as(picture.resize((320, 240)), "PNG"))
+    services.process_upload(upload_id=copy["id"])
+    assert duplicate_of(copy) == nearer["id"]
+    services.fail_upload(upload_id=nearer["id"], reason="broken")
+    assert duplicate_of(copy) == earliest["id"]
