@@ -15,7 +15,9 @@
   upload it duplicates, and for later uploads, looked at before it had a look, that
   duplicate it. Both lookups run with the owner's row locked: two uploads whose looks are
   recorded at the same moment are looked at one after the other, the second seeing the
-  first's.
+  first's. The worker checks the web's look against the pixels it decodes (a JPEG's EXIF
+  thumbnail can show another picture) and replaces it when it is of another picture: the
+  flags made from it are looked for again, except what the owner kept.
 - An exact copy (the same SHA-256 of the original) is not rendered again: its Rendition rows
   point at the files of the oldest ready copy's renditions. Files are therefore shared, so an
   upload's deletion removes only the files no remaining row points at (`unused_files`).
@@ -41,6 +43,7 @@ from django.utils import timezone
 from media_pipeline import imaging
 from media_pipeline.imaging.glance import (
     Glance,
+    alike,
     colours_agree,
     detailed,
     glance,
@@ -186,8 +189,8 @@ def lock_owner_of(upload_id) -> None:
 
 def release_copies(upload_id) -> None:
     """The uploads flagged as copies of this one are looked at again: it failed (a failed
-    upload is nobody's original). Each gets the earlier upload it looks like, or no flag.
-    Run under lock_owner."""
+    upload is nobody's original) or its look changed. Each gets the earlier upload it now
+    looks like, or no flag. Run under lock_owner."""
     copies = Upload.objects.filter(duplicate_of_id=upload_id)
     for copy in copies.only("id", "owner_id", "created_at", *LOOK_FIELDS):
         found = nearest_earlier(copy, Look.of(*(getattr(copy, name) for name in LOOK_FIELDS)))
@@ -195,26 +198,43 @@ def release_copies(upload_id) -> None:
             copies.filter(id=copy.id).update(duplicate_of_id=found, updated_at=timezone.now())
 
 
-def flag_near_duplicate(upload: Upload) -> None:
-    """Look both ways for an upload whose look the web process took (the worker's first
-    step, on every attempt: what the owner kept stays kept)."""
-    with transaction.atomic():
-        lock_owner(upload.owner_id)
-        flag_both_ways(upload)
+def _replace_look(upload: Upload, fields: dict, *, had_one: bool) -> None:
+    """Record a look in place of the upload's (under lock_owner); flags made from the old
+    one are looked at again, except what the owner kept."""
+    Upload.objects.filter(id=upload.id).update(**fields, updated_at=timezone.now())
+    upload.phash = fields["phash"]
+    if had_one:
+        Upload.objects.filter(id=upload.id).update(duplicate_of=None)
+        upload.duplicate_of_id = None
+        release_copies(upload.id)
+    flag_both_ways(upload)
 
 
 def record_glance(upload: Upload, image) -> None:
-    """The look the web process left out, from the worker's decoded pixels: stored, and
-    duplicates looked for both ways, unless one is stored already (a redelivered task)."""
+    """The worker's look, from the pixels it decoded, checked against the web process's:
+    that one may come from a JPEG's EXIF thumbnail, which an editor can leave showing
+    another picture. The same picture: the stored look stays. Else (or none was taken) the
+    worker's is recorded and duplicates looked for again both ways. Run on every attempt:
+    what the owner kept stays kept."""
     seen = glance_at_image(image)
     with transaction.atomic():
         lock_owner(upload.owner_id)
-        stored = Upload.objects.filter(id=upload.id, phash__isnull=True).update(
-            **glance_fields(seen), updated_at=timezone.now()
-        )
-        if stored:
-            upload.phash = seen.phash
-            flag_both_ways(upload)
+        row = Upload.objects.filter(id=upload.id).values(*LOOK_FIELDS, "dominant_color")
+        row = row.first()
+        if row is None:
+            return
+        if row["phash"] is not None:
+            stored = Glance(
+                thumbhash=base64.b64decode(row["thumbhash"] or ""),
+                colour=row["dominant_color"],
+                phash=row["phash"],
+                detail=row["phash_detail"],
+            )
+            if alike(stored, seen, settings.MEDIA_DUPLICATE_DISTANCE):
+                upload.phash = stored.phash
+                flag_both_ways(upload)
+                return
+        _replace_look(upload, glance_fields(seen), had_one=row["phash"] is not None)
 
 
 def keep(*, upload: Upload) -> Upload:
@@ -261,13 +281,17 @@ def reuse_renditions(*, upload: Upload, specs) -> bool:
         renditions = [r for r in source.renditions.all() if (r.name, r.format) in wanted]
         if {(r.name, r.format) for r in renditions} != wanted:
             return False  # rendered under other settings: render this one afresh
-        if upload.phash is None and source.phash is not None:
-            # The same bytes: the same look. Duplicates both ways, as for any hash: the
-            # source is the oldest ready copy, which may have been uploaded after this one.
-            Upload.objects.filter(id=upload.id, phash__isnull=True).update(
-                thumbhash=source.thumbhash, dominant_color=source.dominant_color,
-                phash=source.phash, phash_detail=source.phash_detail, updated_at=timezone.now(),
-            )  # fmt: skip
+        # The same bytes: the same look, the source's (its worker checked it against its
+        # pixels). Duplicates both ways, as for any look: the source is the oldest ready
+        # copy, which may have been uploaded after this one.
+        current = Upload.objects.values("phash", "thumbhash").get(id=upload.id)
+        if source.phash is not None and (current["phash"], current["thumbhash"]) != (
+            source.phash, source.thumbhash,
+        ):  # fmt: skip
+            fields = {"thumbhash": source.thumbhash, "dominant_color": source.dominant_color}
+            fields.update(phash=source.phash, phash_detail=source.phash_detail)
+            _replace_look(upload, fields, had_one=current["phash"] is not None)
+        elif current["phash"] is not None:
             flag_both_ways(upload)
         for rendition in renditions:
             record_rendition(

@@ -242,9 +242,6 @@ def process_upload(*, upload_id, reclaim: bool = False) -> Upload | None:
         log.info("Upload %s is not claimable (done, or another worker has it)", upload_id)
         return None
     upload = Upload.objects.select_related("owner").get(id=upload_id)
-    if upload.phash is not None:
-        # The web process took the look: duplicates are looked for first of all.
-        duplicates.flag_near_duplicate(upload)
     timer = imaging.PhaseTimer()
     limits = None
     if direct.is_direct(upload):
@@ -270,12 +267,13 @@ def process_upload(*, upload_id, reclaim: bool = False) -> Upload | None:
                     frames=1, animated=upload.animated, mime_type="",
                 )  # fmt: skip
                 return finish_ready(upload, info, upload.renditions.count(), timer, reused=True)
-            # The look the web process left out (it would have slowed the 202) is taken
-            # from the thumbnail's decoded pixels and recorded before the thumbnail is
-            # encoded: no decode of its own, and the pages show the placeholder and any
-            # duplicate notice first.
+            # The look is taken from the thumbnail's decoded pixels and recorded before the
+            # thumbnail is encoded: no decode of its own, and the pages show the
+            # placeholder and any duplicate notice first. It is what the web process left
+            # out (it would have slowed the 202), or what checks the web's (an EXIF
+            # thumbnail may show another picture); duplicates are looked for then.
             look = None
-            if upload.phash is None and settings.MEDIA_PLACEHOLDERS:
+            if settings.MEDIA_PLACEHOLDERS:
                 look = timer.timed("glance", functools.partial(duplicates.record_glance, upload))
             info, rendered = render_file(stream, timer, limits, specs=(first,), on_decoded=look)
             store_renditions(upload, rendered, timer)

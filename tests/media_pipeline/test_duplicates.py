@@ -22,6 +22,7 @@ from tests.imagecorpus import (
     photo_image,
     photo_jpeg,
     save_as,
+    with_exif_thumbnail,
 )
 from tests.threads import run_at_once
 
@@ -499,3 +500,50 @@ def test_a_target_that_fails_hands_its_copies_to_an_earlier_one(alice_client):
     assert duplicate_of(copy) == nearer["id"]
     services.fail_upload(upload_id=nearer["id"], reason="broken")
     assert duplicate_of(copy) == earliest["id"]
+
+
+def stale_thumbnail(picture: bytes, other: bytes) -> bytes:
+    """`picture` carrying the EXIF thumbnail of `other` (an editor that left it stale)."""
+    app1 = with_exif_thumbnail(other)[2 : -(len(other) - 2)]
+    assert app1[:2] == b"\xff\xe1"
+    return picture[:2] + app1 + picture[2:]
+
+
+def test_a_stale_exif_thumbnail_is_corrected_from_the_pixels(alice_client):
+    other = photo_jpeg(1600, 1200, seed=23)
+    first = post(alice_client, "other.jpg", other)
+    services.process_upload(upload_id=first["id"])
+    mine = photo_jpeg(1600, 1200, seed=24)
+    body = post(alice_client, "mine.jpg", stale_thumbnail(mine, other))
+    wrong = Upload.objects.get(id=body["id"])
+    assert distance(wrong.phash, Upload.objects.get(id=first["id"]).phash) <= 2  # the other's
+    assert processed(alice_client, body)["duplicate_of"] is None
+    right = Upload.objects.get(id=body["id"])
+    assert right.thumbhash != wrong.thumbhash and right.dominant_color != wrong.dominant_color
+    assert distance(right.phash, worker_look(mine).phash) <= 2  # its own
+    assert distance(right.phash, wrong.phash) > 8
+    # And duplicates are found by the right look: a copy of this picture is flagged.
+    small = jpeg(Image.open(io.BytesIO(mine)).resize((320, 240)))
+    copy = post(alice_client, "mine-small.jpg", small)
+    assert processed(alice_client, copy)["duplicate_of"] == body["id"]
+
+
+def test_a_wrong_flag_from_a_stale_thumbnail_is_cleared_unless_kept(alice_client):
+    other = photo_jpeg(1600, 1200, seed=25)
+    first = post(alice_client, "other.jpg", other)
+    services.process_upload(upload_id=first["id"])
+    flagged = post(alice_client, "a.jpg", stale_thumbnail(photo_jpeg(1600, 1200, seed=26), other))
+    kept = post(alice_client, "b.jpg", stale_thumbnail(photo_jpeg(1600, 1200, seed=27), other))
+    # As the worker left them before it checked the web's look against the pixels.
+    Upload.objects.filter(id=flagged["id"]).update(duplicate_of=first["id"])
+    Upload.objects.filter(id=kept["id"]).update(duplicate_kept=True)
+    services.process_upload(upload_id=flagged["id"])
+    services.process_upload(upload_id=kept["id"])
+    assert duplicate_of(flagged) is None
+    assert duplicate_of(kept) is None and Upload.objects.get(id=kept["id"]).duplicate_kept
+
+
+def test_a_right_exif_thumbnail_keeps_the_look_of_the_202(alice_client):
+    body = post(alice_client, "phone.jpg", with_exif_thumbnail(photo_jpeg(1600, 1200, seed=28)))
+    assert body["placeholder"]["thumbhash"]
+    assert processed(alice_client, body)["placeholder"] == body["placeholder"]
