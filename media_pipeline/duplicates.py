@@ -1,17 +1,23 @@
 """Duplicates among one owner's uploads: near-same pictures are flagged, exact copies share files.
 
-- A near-duplicate (a resized, re-encoded or slightly cropped copy) is found by the 64-bit
-  perceptual hash of its look (taken by the web process when cheap, else from the worker's
-  first decode): an earlier upload within MEDIA_DUPLICATE_DISTANCE differing bits becomes
-  the new upload's `duplicate_of`, until its owner keeps it (the flag is cleared for good)
-  or drops it (the new upload is deleted). Only an earlier upload: two copies must never
-  each be called the other's (dropping both would lose the picture).
-- Hashes arrive in any order (several workers; the web's look at once, the worker's later),
-  so whenever an upload's hash becomes known its worker looks both ways: for an earlier
-  upload it duplicates, and for later uploads, looked at before it had a hash, that
-  duplicate it. Both lookups run with the owner's row locked: two uploads whose hashes are
+- A near-duplicate (a resized, re-encoded or slightly cropped copy) is found by its look
+  (taken by the web process when cheap, else from the worker's first decode): an earlier
+  upload within MEDIA_DUPLICATE_DISTANCE differing bits of its 64-bit perceptual hash, of
+  the same average colour (the hash is of grey pixels) and with a hash that tells enough
+  (a flat picture's is 0 whatever its colour), or with the same bytes, becomes the new
+  upload's `duplicate_of`, until its owner keeps it (the flag is cleared for good) or drops
+  it (the new upload is deleted). Only an earlier upload, and never a failed one: two
+  copies must never each be called the other's, nor a copy be dropped for a picture that
+  was never made (dropping would lose it). An upload that fails hands its copies to the
+  earlier upload they look like, if any.
+- Looks arrive in any order (several workers; the web's look at once, the worker's later),
+  so whenever an upload's look becomes known its worker looks both ways: for an earlier
+  upload it duplicates, and for later uploads, looked at before it had a look, that
+  duplicate it. Both lookups run with the owner's row locked: two uploads whose looks are
   recorded at the same moment are looked at one after the other, the second seeing the
-  first's hash.
+  first's. The worker checks the web's look against the pixels it decodes (a JPEG's EXIF
+  thumbnail can show another picture) and replaces it when it is of another picture: the
+  flags made from it are looked for again, except what the owner kept.
 - An exact copy (the same SHA-256 of the original) is not rendered again: its Rendition rows
   point at the files of the oldest ready copy's renditions. Files are therefore shared, so an
   upload's deletion removes only the files no remaining row points at (`unused_files`).
@@ -25,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from django.conf import settings
@@ -34,7 +41,14 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from media_pipeline import imaging
-from media_pipeline.imaging.glance import Glance, glance, glance_at_image
+from media_pipeline.imaging.glance import (
+    Glance,
+    alike,
+    colours_agree,
+    detailed,
+    glance,
+    glance_at_image,
+)
 from media_pipeline.imaging.phash import distance
 from media_pipeline.models import Rendition, Upload, record_rendition
 
@@ -55,52 +69,98 @@ def glance_fields(seen: Glance) -> dict:
         "thumbhash": base64.b64encode(seen.thumbhash).decode("ascii"),
         "dominant_color": seen.colour,
         "phash": seen.phash,
+        "phash_detail": seen.detail,
     }
 
 
-def within_distance(uploads, phash: int) -> list:
-    """The ids of `uploads` whose perceptual hash is within the threshold of `phash`, nearest
-    first (the oldest among equals)."""
+LOOK_FIELDS = ("phash", "phash_detail", "thumbhash", "sha256")
+
+
+@dataclass(frozen=True)
+class Look:
+    """What an upload is compared by: its hash (and how much it tells), its ThumbHash's
+    colours and its bytes."""
+
+    phash: int
+    detail: int | None
+    thumbhash: bytes
+    sha256: str
+
+    @classmethod
+    def of(cls, phash: int, detail: int | None, thumbhash: str, sha256: str) -> Look:
+        return cls(phash, detail, base64.b64decode(thumbhash) if thumbhash else b"", sha256)
+
+
+def is_copy(a: Look, b: Look) -> bool:
+    """Whether two looks within the hash distance are of one picture: the same bytes, or
+    hashes that tell enough (a flat, gradient or text-page hash is near any other such)
+    and the same colours."""
+    if a.sha256 and a.sha256 == b.sha256:
+        return True
+    if not (detailed(a.detail) and detailed(b.detail)):
+        return False
+    return colours_agree(a.thumbhash, b.thumbhash)
+
+
+def copies_among(uploads, look: Look) -> list:
+    """The ids of `uploads` that are copies of `look`'s picture, nearest first (the oldest
+    among equals): within the threshold of its hash (counted in the database, so only those
+    come back), then compared by colour and detail."""
     uploads = uploads.filter(phash__isnull=False)
     limit = settings.MEDIA_DUPLICATE_DISTANCE
-    if connection.vendor == "postgresql":  # counted in the database: only matches come back
-        return list(
-            uploads.annotate(bits=RawSQL("bit_count((phash # %s)::bit(64))", (phash,)))
+    fields = ("id", "phash", "phash_detail", "thumbhash", "sha256")
+    if connection.vendor == "postgresql":
+        near = list(
+            uploads.annotate(bits=RawSQL("bit_count((phash # %s)::bit(64))", (look.phash,)))
             .filter(bits__lte=limit)
             .order_by("bits", "created_at")
-            .values_list("id", flat=True)
+            .values_list(*fields)
         )
-    candidates = [
-        (distance(phash, other), created, upload_id)
-        for upload_id, other, created in uploads.values_list("id", "phash", "created_at")
-    ]
-    return [upload_id for bits, _, upload_id in sorted(candidates) if bits <= limit]
+    else:
+        rows = uploads.values_list(*fields, "created_at")
+        near = [
+            row[:5]
+            for bits, _, row in sorted((distance(look.phash, row[1]), row[5], row) for row in rows)
+            if bits <= limit
+        ]
+    return [row[0] for row in near if is_copy(look, Look.of(*row[1:]))]
 
 
-def nearest_earlier(upload: Upload, phash: int):
-    """The id of the owner's upload made before `upload` that looks nearest it, if any."""
-    earlier = Upload.objects.filter(owner_id=upload.owner_id, created_at__lt=upload.created_at)
-    found = within_distance(earlier, phash)
+def look_of(upload_id) -> Look | None:
+    row = Upload.objects.filter(id=upload_id).values_list(*LOOK_FIELDS).first()
+    return Look.of(*row) if row and row[0] is not None else None
+
+
+def nearest_earlier(upload: Upload, look: Look):
+    """The id of the owner's upload made before `upload` that looks nearest it, if any.
+    A failed upload is never one: dropping the copy would lose the picture."""
+    earlier = Upload.objects.filter(
+        owner_id=upload.owner_id, created_at__lt=upload.created_at
+    ).exclude(status=Upload.Status.FAILED)
+    found = copies_among(earlier, look)
     return found[0] if found else None
 
 
-def flag_both_ways(upload: Upload, phash: int) -> None:
-    """With `upload`'s hash known (and committed with this transaction): flag it as the
+def flag_both_ways(upload: Upload) -> None:
+    """With `upload`'s look known (and committed with this transaction): flag it as the
     duplicate of the earlier upload it looks like, and flag the owner's later uploads that
     look like it, unless flagged or kept already. Run under lock_owner."""
     now = timezone.now()
+    look = look_of(upload.id)
+    if look is None:
+        return
     # Each UPDATE filters on this again: a "keep" (which takes no lock) that commits after
     # the lookup read the rows is not undone.
     unsettled = Upload.objects.filter(
         owner_id=upload.owner_id, duplicate_of__isnull=True, duplicate_kept=False
     )
     if unsettled.filter(id=upload.id).exists():
-        found = nearest_earlier(upload, phash)
+        found = nearest_earlier(upload, look)
         if found is not None and unsettled.filter(id=upload.id).update(
             duplicate_of_id=found, updated_at=now
         ):
             upload.duplicate_of_id = found
-    later = within_distance(unsettled.filter(created_at__gt=upload.created_at), phash)
+    later = copies_among(unsettled.filter(created_at__gt=upload.created_at), look)
     if later:
         unsettled.filter(id__in=later).update(duplicate_of_id=upload.id, updated_at=now)
 
@@ -119,26 +179,62 @@ def lock_owner(owner_id) -> None:
     list(owner.values_list("id"))
 
 
-def flag_near_duplicate(upload: Upload) -> None:
-    """Look both ways for an upload whose look the web process took (the worker's first
-    step, on every attempt: what the owner kept stays kept)."""
-    with transaction.atomic():
-        lock_owner(upload.owner_id)
-        flag_both_ways(upload, upload.phash)
+def lock_owner_of(upload_id) -> None:
+    """lock_owner for the owner of an upload (first thing in a transaction that then
+    changes the upload's row: the owner is always locked before an upload's row)."""
+    owner_id = Upload.objects.filter(id=upload_id).values_list("owner_id", flat=True).first()
+    if owner_id is not None:
+        lock_owner(owner_id)
+
+
+def release_copies(upload_id) -> None:
+    """The uploads flagged as copies of this one are looked at again: it failed (a failed
+    upload is nobody's original) or its look changed. Each gets the earlier upload it now
+    looks like, or no flag. Run under lock_owner."""
+    copies = Upload.objects.filter(duplicate_of_id=upload_id)
+    for copy in copies.only("id", "owner_id", "created_at", *LOOK_FIELDS):
+        found = nearest_earlier(copy, Look.of(*(getattr(copy, name) for name in LOOK_FIELDS)))
+        if found != upload_id:
+            copies.filter(id=copy.id).update(duplicate_of_id=found, updated_at=timezone.now())
+
+
+def _replace_look(upload: Upload, fields: dict, *, had_one: bool) -> None:
+    """Record a look in place of the upload's (under lock_owner); flags made from the old
+    one are looked at again, except what the owner kept."""
+    Upload.objects.filter(id=upload.id).update(**fields, updated_at=timezone.now())
+    upload.phash = fields["phash"]
+    if had_one:
+        Upload.objects.filter(id=upload.id).update(duplicate_of=None)
+        upload.duplicate_of_id = None
+        release_copies(upload.id)
+    flag_both_ways(upload)
 
 
 def record_glance(upload: Upload, image) -> None:
-    """The look the web process left out, from the worker's decoded pixels: stored, and
-    duplicates looked for both ways, unless one is stored already (a redelivered task)."""
+    """The worker's look, from the pixels it decoded, checked against the web process's:
+    that one may come from a JPEG's EXIF thumbnail, which an editor can leave showing
+    another picture. The same picture: the stored look stays. Else (or none was taken) the
+    worker's is recorded and duplicates looked for again both ways. Run on every attempt:
+    what the owner kept stays kept."""
     seen = glance_at_image(image)
     with transaction.atomic():
         lock_owner(upload.owner_id)
-        stored = Upload.objects.filter(id=upload.id, phash__isnull=True).update(
-            **glance_fields(seen), updated_at=timezone.now()
-        )
-        if stored:
-            upload.phash = seen.phash
-            flag_both_ways(upload, seen.phash)
+        row = Upload.objects.filter(id=upload.id).values(*LOOK_FIELDS, "dominant_color")
+        row = row.first()
+        if row is None:
+            return
+        if row["phash"] is not None:
+            stored = Glance(
+                thumbhash=base64.b64decode(row["thumbhash"] or ""),
+                colour=row["dominant_color"],
+                phash=row["phash"],
+                detail=row["phash_detail"],
+            )
+            if alike(stored, seen, settings.MEDIA_DUPLICATE_DISTANCE):
+                upload.phash = stored.phash
+                flag_both_ways(upload)
+                return
+        _replace_look(upload, glance_fields(seen), had_one=row["phash"] is not None)
 
 
 def keep(*, upload: Upload) -> Upload:
@@ -185,14 +281,18 @@ def reuse_renditions(*, upload: Upload, specs) -> bool:
         renditions = [r for r in source.renditions.all() if (r.name, r.format) in wanted]
         if {(r.name, r.format) for r in renditions} != wanted:
             return False  # rendered under other settings: render this one afresh
-        if upload.phash is None and source.phash is not None:
-            # The same bytes: the same look. Duplicates both ways, as for any hash: the
-            # source is the oldest ready copy, which may have been uploaded after this one.
-            Upload.objects.filter(id=upload.id, phash__isnull=True).update(
-                thumbhash=source.thumbhash, dominant_color=source.dominant_color,
-                phash=source.phash, updated_at=timezone.now(),
-            )  # fmt: skip
-            flag_both_ways(upload, source.phash)
+        # The same bytes: the same look, the source's (its worker checked it against its
+        # pixels). Duplicates both ways, as for any look: the source is the oldest ready
+        # copy, which may have been uploaded after this one.
+        current = Upload.objects.values("phash", "thumbhash").get(id=upload.id)
+        if source.phash is not None and (current["phash"], current["thumbhash"]) != (
+            source.phash, source.thumbhash,
+        ):  # fmt: skip
+            fields = {"thumbhash": source.thumbhash, "dominant_color": source.dominant_color}
+            fields.update(phash=source.phash, phash_detail=source.phash_detail)
+            _replace_look(upload, fields, had_one=current["phash"] is not None)
+        elif current["phash"] is not None:
+            flag_both_ways(upload)
         for rendition in renditions:
             record_rendition(
                 upload.id, name=rendition.name, format=rendition.format, width=rendition.width,

@@ -66,6 +66,10 @@ class Upload(models.Model):
     thumbhash = models.CharField(max_length=64, blank=True)
     dominant_color = models.CharField(max_length=7, blank=True)
     phash = models.BigIntegerField(null=True, blank=True)
+    # How many of the hash's 64 comparisons tell (imaging.phash.dhash_detail): a flat,
+    # gradient or text-page picture's hash is alike whatever it shows, and finds no
+    # duplicate on its own. Null: recorded before it was measured.
+    phash_detail = models.SmallIntegerField(null=True, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)
     # The earlier upload this one looks like, until its owner keeps it (or drops it).
     duplicate_of = models.ForeignKey(

@@ -243,9 +243,6 @@ def process_upload(*, upload_id, reclaim: bool = False) -> Upload | None:
         log.info("Upload %s is not claimable (done, or another worker has it)", upload_id)
         return None
     upload = Upload.objects.select_related("owner").get(id=upload_id)
-    if upload.phash is not None:
-        # The web process took the look: duplicates are looked for first of all.
-        duplicates.flag_near_duplicate(upload)
     timer = imaging.PhaseTimer()
     limits = None
     if direct.is_direct(upload):
@@ -271,12 +268,13 @@ def process_upload(*, upload_id, reclaim: bool = False) -> Upload | None:
                     frames=1, animated=upload.animated, mime_type="",
                 )  # fmt: skip
                 return finish_ready(upload, info, upload.renditions.count(), timer, reused=True)
-            # The look the web process left out (it would have slowed the 202) is taken
-            # from the thumbnail's decoded pixels and recorded before the thumbnail is
-            # encoded: no decode of its own, and the pages show the placeholder and any
-            # duplicate notice first.
+            # The look is taken from the thumbnail's decoded pixels and recorded before the
+            # thumbnail is encoded: no decode of its own, and the pages show the
+            # placeholder and any duplicate notice first. It is what the web process left
+            # out (it would have slowed the 202), or what checks the web's (an EXIF
+            # thumbnail may show another picture); duplicates are looked for then.
             look = None
-            if upload.phash is None and settings.MEDIA_PLACEHOLDERS:
+            if settings.MEDIA_PLACEHOLDERS:
                 look = timer.timed("glance", functools.partial(duplicates.record_glance, upload))
             info, rendered = render_file(stream, timer, limits, specs=(first,), on_decoded=look)
             store_renditions(upload, rendered, timer)
@@ -350,6 +348,7 @@ def count_outcome(status: str, queued_at, claimed_at, now) -> None:
 def fail_upload(*, upload_id, reason: str) -> Upload:
     """End the upload `failed` with a reason the owner can read, and tell them."""
     with transaction.atomic():
+        duplicates.lock_owner_of(upload_id)  # before the row, as every duplicate lookup
         now = timezone.now()
         changed = (
             Upload.objects.filter(id=upload_id)
@@ -357,6 +356,9 @@ def fail_upload(*, upload_id, reason: str) -> Upload:
             .update(status=Status.FAILED, error=reason, finished_at=now, updated_at=now)
         )
         if changed:
+            # A failed upload is nobody's original: its copies are flagged no more (or
+            # against an earlier upload they look like), so dropping one loses nothing.
+            duplicates.release_copies(upload_id)
             times = Upload.objects.values("queued_at", "claimed_at").get(id=upload_id)
             count_outcome(Status.FAILED, times["queued_at"], times["claimed_at"], now)
             notify_owner(upload_id=upload_id, kind="upload_failed")

@@ -13,16 +13,18 @@ for the thumbnail (glance_at_image), before it encodes them.
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from PIL import ExifTags, Image
 
+from .color import prepare_for_resize, to_srgb_rgb, widen_grey_key
 from .formats import FORMATS
 from .geometry import apply_orientation, read_orientation
 from .limits import pillow_bomb_guard
-from .phash import dhash
-from .placeholder import dominant_colour, thumbhash
+from .phash import dhash_detail, distance
+from .placeholder import average_colour, colourfulness, dominant_colour, thumbhash
 from .probe import DECODE_ERRORS, UPRIGHT_WHEN_OPENED, byte_size, release
 from .specs import ImageInfo, Limits
 
@@ -41,13 +43,52 @@ class Glance:
     thumbhash: bytes
     colour: str  # "#rrggbb"
     phash: int  # 64-bit dHash, signed
+    detail: int  # how many of its comparisons tell (phash.dhash_detail): 0 to 64
 
 
 def glance_at_image(image: Image.Image) -> Glance:
     """The glance of decoded pixels (an upright image, any size: it is shrunk first)."""
     small = image.copy()
     small.thumbnail((64, 64), Image.Resampling.BOX)  # all three need less
-    return Glance(thumbhash=thumbhash(small), colour=dominant_colour(small), phash=dhash(small))
+    phash, detail = dhash_detail(small)
+    return Glance(
+        thumbhash=thumbhash(small), colour=dominant_colour(small), phash=phash, detail=detail
+    )
+
+
+# Two looks are of one picture only if their hashes are near (the caller's number of bits),
+# their average colours too (the dHash is of grey pixels: red, blue and white squares are
+# all hash 0) and both pictures have colour or neither has: a greyscale copy of a colour
+# photo is an edit, not a copy. Measured (tests/media_pipeline/test_placeholders.py): copies
+# (resized, JPEG q30, cropped, PNG, CMYK) are 0 to 8 apart in average colour, different
+# pictures of one hash 90 to 360; the photos' colourfulness is 5 to 17, a grey one's 0.
+COLOUR_DISTANCE = 24.0  # Euclidean, in 0..255 RGB
+GREY_COLOURFULNESS = 2  # at most this: a grey picture (or a photo that looks grey anyway)
+# A hash with fewer comparisons that tell (phash.dhash_detail) does not make a duplicate on
+# its own: flat pictures, vertical gradients and pages of text (at most 31) have hashes
+# alike whatever they show; photos have 46 or more.
+MIN_DETAIL = 40
+
+
+def colours_agree(a: bytes, b: bytes) -> bool:
+    """Whether two ThumbHashes have one average colour, and colour or grey alike."""
+    if not a or not b:
+        return False
+    if (colourfulness(a) <= GREY_COLOURFULNESS) != (colourfulness(b) <= GREY_COLOURFULNESS):
+        return False
+    gap = math.dist(average_colour(a), average_colour(b))
+    return gap <= COLOUR_DISTANCE
+
+
+def alike(a: Glance, b: Glance, max_bits: int) -> bool:
+    """Whether two looks are of one picture (however little detail it has)."""
+    return distance(a.phash, b.phash) <= max_bits and colours_agree(a.thumbhash, b.thumbhash)
+
+
+def detailed(detail: int | None) -> bool:
+    """Whether a hash with this detail tells enough to find a duplicate by (None: a look
+    recorded before detail was, compared by hash and colour only)."""
+    return detail is None or detail >= MIN_DETAIL
 
 
 def glance(stream: BinaryIO, info: ImageInfo, limits: Limits) -> Glance | None:
@@ -69,8 +110,13 @@ def glance(stream: BinaryIO, info: ImageInfo, limits: Limits) -> Glance | None:
                 if info.format == "jpeg":
                     im.draft("RGB" if im.mode in ("RGB", "L") else None, (DRAFT_EDGE, DRAFT_EDGE))
                 im.seek(0)
+                widen_grey_key(im)
                 im.load()
-                pixels = im.convert("RGBA" if _has_alpha(im) else "RGB")
+                # As the renditions are made: 16-bit and float samples scaled to 8 bits (a
+                # plain convert("RGB") clips them: a 16-bit grey would look white), key
+                # colours made alpha, embedded profiles converted to sRGB.
+                pixels = to_srgb_rgb(prepare_for_resize(im))
+                pixels = pixels.copy() if pixels is im else pixels  # im is released below
             finally:
                 release(im)
     except (*DECODE_ERRORS, Image.DecompressionBombError):
@@ -78,10 +124,6 @@ def glance(stream: BinaryIO, info: ImageInfo, limits: Limits) -> Glance | None:
     finally:
         stream.seek(0)
     return glance_at_image(apply_orientation(pixels, orientation))
-
-
-def _has_alpha(im: Image.Image) -> bool:
-    return im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info
 
 
 THUMBNAIL_OFFSET, THUMBNAIL_LENGTH = 0x0201, 0x0202  # JPEGInterchangeFormat(Length), IFD1

@@ -180,6 +180,25 @@ def thumbhash_to_rgba(hash_: bytes) -> tuple[int, int, bytes]:
     return w, h, bytes(out)
 
 
+def average_colour(hash_: bytes) -> tuple[float, float, float]:
+    """The picture's average colour (0..255 a channel, transparent pixels left out) as the
+    ThumbHash's header stores it: luminance in 64 steps, two chroma axes in 64 steps each."""
+    header24 = hash_[0] | (hash_[1] << 8) | (hash_[2] << 16)
+    lum = (header24 & 63) / 63
+    p = ((header24 >> 6) & 63) / 31.5 - 1
+    q = ((header24 >> 12) & 63) / 31.5 - 1
+    b = lum - 2 / 3 * p
+    r = (3 * lum - b + q) / 2
+    return (255 * r, 255 * (r - q), 255 * b)
+
+
+def colourfulness(hash_: bytes) -> int:
+    """How far the picture's colours spread from its average (0..126: the ThumbHash's two
+    chroma scales, in 63rds). A grey picture has 0; the photos of the tests 5 to 17."""
+    header16 = hash_[3] | (hash_[4] << 8)
+    return ((header16 >> 3) & 63) + ((header16 >> 9) & 63)
+
+
 def thumbhash(image: Image.Image) -> bytes:
     """The ThumbHash of a (small) Pillow image, from a copy at most 32 pixels on its long edge."""
     small = image.convert("RGBA")
@@ -189,8 +208,13 @@ def thumbhash(image: Image.Image) -> bytes:
 
 def dominant_colour(image: Image.Image) -> str:
     """The colour most of the picture has, as #rrggbb: the mean of the fullest bin of a
-    coarse colour histogram (transparency ignored)."""
-    small = image.convert("RGB")
+    coarse colour histogram of the picture laid on white, as its JPEG renditions are (a
+    transparent pixel counts as white, a half-transparent one as its colour half-way to
+    white: the box shows what the renditions will)."""
+    small = image.convert("RGBA")
+    if small.getextrema()[3][0] < 255:
+        small = Image.alpha_composite(Image.new("RGBA", small.size, "white"), small)
+    small = small.convert("RGB")
     small.thumbnail((COLOUR_INPUT_EDGE, COLOUR_INPUT_EDGE), Image.Resampling.BOX)
     data = small.tobytes()
     pixels = list(zip(data[0::3], data[1::3], data[2::3], strict=True))

@@ -1,19 +1,29 @@
 """Placeholders from the 202, duplicates flagged at upload, exact copies sharing rendition files."""
 
 import io
+import random
 import threading
 
 import pytest
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
-from PIL import Image
+from PIL import Image, ImageDraw, ImageOps
 
 from mailer.models import Digest
 from media_pipeline import duplicates, services
+from media_pipeline.imaging import DEFAULT_RENDITIONS, Limits, inspect_image, render_renditions
+from media_pipeline.imaging.glance import MIN_DETAIL, glance, glance_at_image
+from media_pipeline.imaging.phash import distance
 from media_pipeline.models import Rendition, Upload
 from tests.factories import image_file
-from tests.imagecorpus import photo_image, photo_jpeg, save_as
+from tests.imagecorpus import (
+    orientation_exif,
+    photo_image,
+    photo_jpeg,
+    save_as,
+    with_exif_thumbnail,
+)
 from tests.threads import run_at_once
 
 pytestmark = pytest.mark.django_db
@@ -156,12 +166,12 @@ def test_two_hashes_recorded_at_the_same_moment_see_each_other(alice_client, mon
         except threading.BrokenBarrierError:
             pass
 
-    def slowly(upload, phash):
+    def slowly(upload):
         # Without the lock both threads write their hash, then both look, then both commit:
         # neither sees the other's. With it the second waits for the lock, the first goes on
         # alone (after 1 s at each meeting), and the second looks after the first committed.
         meet(written)
-        flag_both_ways(upload, phash)
+        flag_both_ways(upload)
         meet(looked)
 
     monkeypatch.setattr(duplicates, "flag_both_ways", slowly)
@@ -324,3 +334,216 @@ def test_a_jpeg_too_big_for_the_202s_glance_gets_it_before_its_thumbnail_is_stor
     done = alice_client.get(body["url"]).json()
     assert done["status"] == "ready" and done["placeholder"]["color"].startswith("#")
     assert Upload.objects.get(id=body["id"]).phash is not None
+
+
+# What decides: the looks the web process and the worker take, compared as a lookup does.
+
+
+def web_look(data: bytes):
+    info = inspect_image(io.BytesIO(data), limits=Limits())
+    return glance(io.BytesIO(data), info, Limits())
+
+
+def worker_look(data: bytes):
+    decoded = []
+    thumb = [spec for spec in DEFAULT_RENDITIONS if spec.name == "thumb"]
+    render_renditions(io.BytesIO(data), thumb, limits=Limits(), on_decoded=decoded.append)
+    return glance_at_image(decoded[0])
+
+
+def copies(a, b) -> bool:
+    """Whether uploads of these looks (not the same bytes) would be flagged: within the
+    default 8 bits, then colour and detail."""
+    look_a = duplicates.Look(a.phash, a.detail, a.thumbhash, "")
+    look_b = duplicates.Look(b.phash, b.detail, b.thumbhash, "")
+    return distance(a.phash, b.phash) <= 8 and duplicates.is_copy(look_a, look_b)
+
+
+def jpeg(image, **kwargs) -> bytes:
+    return save_as(image, "JPEG", quality=kwargs.pop("quality", 90), **kwargs)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 14])
+def test_true_copies_stay_duplicates(seed):
+    picture = photo_image(1200, 900, seed=seed)
+    original = worker_look(jpeg(picture))
+    assert original.detail >= MIN_DETAIL
+    variants = {
+        "resized": jpeg(picture.resize((600, 450))),
+        "JPEG q30": jpeg(picture, quality=30),
+        "slightly cropped": jpeg(picture.crop((20, 15, 1180, 885))),
+        "EXIF-rotated": jpeg(
+            picture.transpose(Image.Transpose.ROTATE_90), exif=orientation_exif(6)
+        ),
+        "PNG": save_as(picture, "PNG"),
+        "CMYK": jpeg(picture.convert("CMYK")),
+        "small, the web's look": jpeg(picture.resize((320, 240)), quality=70),
+    }
+    for what, data in variants.items():
+        seen = web_look(data) if what.startswith("small") else worker_look(data)
+        assert copies(original, seen), what
+
+
+def test_a_greyscale_version_of_a_colour_photo_is_not_a_copy():
+    """Decided: a black-and-white version is an edit its owner made, not a copy. A photo
+    that looks grey anyway (colourfulness at most 2) still matches its grey version."""
+    picture = photo_image(1200, 900, seed=3)
+    grey = ImageOps.grayscale(picture)
+    assert distance(worker_look(jpeg(picture)).phash, worker_look(jpeg(grey)).phash) <= 2
+    assert not copies(worker_look(jpeg(picture)), worker_look(jpeg(grey)))
+    washed = Image.blend(picture, grey.convert("RGB"), 0.97)  # nearly no colour left
+    assert copies(worker_look(jpeg(washed)), worker_look(jpeg(grey)))
+
+
+def text_page(seed: int) -> Image.Image:
+    rnd = random.Random(seed)
+    page = Image.new("RGB", (850, 1100), "white")
+    draw = ImageDraw.Draw(page)
+    for y in range(80, 1000, 20):
+        words = [
+            "".join(rnd.choice("abcdefghij") for _ in range(rnd.randrange(2, 9)))
+            for _ in range(rnd.randrange(6, 14))
+        ]
+        draw.text((70, y), " ".join(words), fill="black")
+    return page
+
+
+def circles_picture() -> Image.Image:
+    rnd = random.Random(1)
+    image = Image.new("RGB", (800, 600), (122, 118, 124))
+    draw = ImageDraw.Draw(image)
+    for _ in range(40):
+        x, y, r = rnd.randrange(800), rnd.randrange(600), rnd.randrange(20, 200)
+        draw.ellipse([x - r, y - r, x + r, y + r], fill=tuple(rnd.randrange(256) for _ in "rgb"))
+    return image
+
+
+def flat(colour, size=(800, 600)) -> Image.Image:
+    return Image.new("RGB", size, colour)
+
+
+def vertical(top, bottom) -> Image.Image:
+    ramp = Image.linear_gradient("L").resize((800, 600))
+    channels = [
+        ramp.point(lambda v, a=a, b=b: a + (b - a) * v // 255)
+        for a, b in zip(top, bottom, strict=True)
+    ]
+    return Image.merge("RGB", channels)
+
+
+def test_look_alikes_that_are_different_pictures_are_not_copies():
+    transparent_circle = Image.new("RGBA", (400, 400), (0, 0, 0, 0))
+    ImageDraw.Draw(transparent_circle).ellipse([50, 50, 350, 350], fill=(255, 0, 0, 255))
+    transparent_square = Image.new("RGBA", (400, 400), (0, 0, 0, 0))
+    ImageDraw.Draw(transparent_square).rectangle([50, 50, 350, 350], fill=(0, 0, 255, 255))
+    split = flat((255, 0, 0))
+    split.paste((0, 0, 255), (400, 0, 800, 600))
+    pairs = {
+        "red and blue": (flat("red"), flat("blue")),
+        "red and green": (flat("red"), flat("lime")),
+        "white and black": (flat("white"), flat("black")),
+        "1 x 1 green and red": (flat((10, 200, 30), (1, 1)), flat((200, 10, 30), (1, 1))),
+        "vertical gradients": (
+            vertical((0, 0, 0), (255, 255, 255)),
+            vertical((255, 0, 0), (0, 0, 255)),
+        ),
+        "text pages 1 and 2": (text_page(1), text_page(2)),
+        "text pages 2 and 3": (text_page(2), text_page(3)),
+        "circle and square": (transparent_circle, transparent_square),
+        "circles and a split": (circles_picture(), split),
+    }
+    for what, (a, b) in pairs.items():
+        look_a, look_b = (worker_look(save_as(image, "PNG")) for image in (a, b))
+        assert not copies(look_a, look_b), what
+    # Why: the hash alone makes flat pictures alike, and tells too little of these.
+    red, blue = worker_look(save_as(flat("red"), "PNG")), worker_look(jpeg(flat("blue")))
+    assert red.phash == 0 == blue.phash
+    assert worker_look(save_as(text_page(1), "PNG")).detail < MIN_DETAIL
+    assert worker_look(save_as(split, "PNG")).detail < MIN_DETAIL
+
+
+def test_flat_pictures_are_not_flagged_but_an_exact_copy_of_one_is(alice_client):
+    bodies = [
+        post(alice_client, f"{name}.png", save_as(flat(name), "PNG"))
+        for name in ("red", "blue", "white", "black")
+    ]
+    again = post(alice_client, "red-again.png", save_as(flat("red"), "PNG"))
+    for body in [*bodies, again]:
+        services.process_upload(upload_id=body["id"])
+    assert [duplicate_of(body) for body in bodies] == [None] * 4
+    assert duplicate_of(again) == bodies[0]["id"]  # the same bytes: a copy however plain
+
+
+def test_a_failed_upload_is_never_the_original(alice_client):
+    """Dropping the copy of a failed upload would lose the picture."""
+    picture = photo_image(640, 480, seed=21)
+    cropped = post(alice_client, "crop.jpg", jpeg(picture.crop((8, 6, 632, 474)), quality=80))
+    failed = post(alice_client, "first.jpg", jpeg(picture.resize((320, 240))))
+    copy = post(alice_client, "copy.jpg", jpeg(picture.resize((320, 240)), quality=85))
+    services.fail_upload(upload_id=failed["id"], reason="broken")
+    services.process_upload(upload_id=copy["id"])
+    assert duplicate_of(copy) == cropped["id"]  # not the nearer, failed one
+    services.fail_upload(upload_id=cropped["id"], reason="broken")  # that one fails later
+    assert duplicate_of(copy) is None  # no earlier upload left that has not failed
+    # A retried upload that comes out ready is an original again.
+    services.retry_upload(upload=Upload.objects.get(id=failed["id"]))
+    services.process_upload(upload_id=failed["id"])
+    assert duplicate_of(copy) == failed["id"]
+
+
+def test_a_target_that_fails_hands_its_copies_to_an_earlier_one(alice_client):
+    picture = photo_image(640, 480, seed=22)
+    earliest = post(alice_client, "e.jpg", jpeg(picture.crop((8, 6, 632, 474)), quality=80))
+    nearer = post(alice_client, "n.jpg", jpeg(picture.resize((320, 240))))
+    copy = post(alice_client, "c.png", save_as(picture.resize((320, 240)), "PNG"))
+    services.process_upload(upload_id=copy["id"])
+    assert duplicate_of(copy) == nearer["id"]
+    services.fail_upload(upload_id=nearer["id"], reason="broken")
+    assert duplicate_of(copy) == earliest["id"]
+
+
+def stale_thumbnail(picture: bytes, other: bytes) -> bytes:
+    """`picture` carrying the EXIF thumbnail of `other` (an editor that left it stale)."""
+    app1 = with_exif_thumbnail(other)[2 : -(len(other) - 2)]
+    assert app1[:2] == b"\xff\xe1"
+    return picture[:2] + app1 + picture[2:]
+
+
+def test_a_stale_exif_thumbnail_is_corrected_from_the_pixels(alice_client):
+    other = photo_jpeg(1600, 1200, seed=23)
+    first = post(alice_client, "other.jpg", other)
+    services.process_upload(upload_id=first["id"])
+    mine = photo_jpeg(1600, 1200, seed=24)
+    body = post(alice_client, "mine.jpg", stale_thumbnail(mine, other))
+    wrong = Upload.objects.get(id=body["id"])
+    assert distance(wrong.phash, Upload.objects.get(id=first["id"]).phash) <= 2  # the other's
+    assert processed(alice_client, body)["duplicate_of"] is None
+    right = Upload.objects.get(id=body["id"])
+    assert right.thumbhash != wrong.thumbhash and right.dominant_color != wrong.dominant_color
+    assert distance(right.phash, worker_look(mine).phash) <= 2  # its own
+    assert distance(right.phash, wrong.phash) > 8
+    # And duplicates are found by the right look: a copy of this picture is flagged.
+    small = jpeg(Image.open(io.BytesIO(mine)).resize((320, 240)))
+    copy = post(alice_client, "mine-small.jpg", small)
+    assert processed(alice_client, copy)["duplicate_of"] == body["id"]
+
+
+def test_a_wrong_flag_from_a_stale_thumbnail_is_cleared_unless_kept(alice_client):
+    other = photo_jpeg(1600, 1200, seed=25)
+    first = post(alice_client, "other.jpg", other)
+    services.process_upload(upload_id=first["id"])
+    flagged = post(alice_client, "a.jpg", stale_thumbnail(photo_jpeg(1600, 1200, seed=26), other))
+    kept = post(alice_client, "b.jpg", stale_thumbnail(photo_jpeg(1600, 1200, seed=27), other))
+    # As the worker left them before it checked the web's look against the pixels.
+    Upload.objects.filter(id=flagged["id"]).update(duplicate_of=first["id"])
+    Upload.objects.filter(id=kept["id"]).update(duplicate_kept=True)
+    services.process_upload(upload_id=flagged["id"])
+    services.process_upload(upload_id=kept["id"])
+    assert duplicate_of(flagged) is None
+    assert duplicate_of(kept) is None and Upload.objects.get(id=kept["id"]).duplicate_kept
+
+
+def test_a_right_exif_thumbnail_keeps_the_look_of_the_202(alice_client):
+    body = post(alice_client, "phone.jpg", with_exif_thumbnail(photo_jpeg(1600, 1200, seed=28)))
+    assert body["placeholder"]["thumbhash"]
+    assert processed(alice_client, body)["placeholder"] == body["placeholder"]

@@ -188,3 +188,38 @@ def test_glance_of_a_damaged_jpeg_is_none_not_an_error():
     damaged = data[:600] + bytes(len(data) - 600)
     glance(io.BytesIO(damaged), info, limits)  # no exception: the worker tells the owner
     assert glance(io.BytesIO(b"not an image at all"), info, limits) is None
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "TIFF"])
+def test_a_16_bit_grey_gets_the_placeholder_colour_of_its_renditions(fmt):
+    """Scaled to 8 bits as the renditions are (a plain convert("RGB") clipped it to white)."""
+    data = save_as(Image.new("I;16", (64, 48), 50000), fmt)  # 50000 / 65535 of white
+    seen = look(data)
+    assert seen is not None and seen.colour == "#c2c2c2"  # 194, as in the renditions
+    thumb = [spec for spec in DEFAULT_RENDITIONS if spec.name == "thumb"]
+    _, rendered = render_renditions(io.BytesIO(data), thumb, limits=Limits())
+    pixel = Image.open(io.BytesIO(rendered[0].data)).convert("RGB").getpixel((5, 5))
+    assert all(abs(v - 194) <= 2 for v in pixel)
+    w, h, rgba = thumbhash_to_rgba(seen.thumbhash)
+    assert all(abs(v - 194) <= 6 for v in rgba[:3])  # the blurred picture is that grey too
+
+
+def rgb(colour: str) -> tuple[int, int, int]:
+    return tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
+
+
+def test_the_dominant_colour_of_a_transparent_picture_is_as_laid_on_white():
+    """Transparent pixels are not black: the box shows the picture as its JPEG renditions
+    do, laid on white (the ThumbHash, with its alpha, is drawn over the box)."""
+    logo = Image.new("RGBA", (400, 400), (0, 0, 0, 0))
+    logo.paste((255, 0, 0, 255), (40, 40, 360, 360))  # 64 % red, the rest transparent black
+    assert dominant_colour(logo) == "#ff0000"
+    ring = Image.new("RGBA", (400, 400), (0, 0, 0, 0))
+    ring.paste((255, 0, 0, 255), (150, 150, 250, 250))  # 6 % red: mostly nothing, i.e. white
+    assert dominant_colour(ring) == "#ffffff"
+    half = Image.new("RGBA", (100, 100), (0, 0, 255, 128))
+    assert rgb(dominant_colour(half)) == (127, 127, 255)
+    assert dominant_colour(Image.new("LA", (10, 10), (0, 0))) == "#ffffff"
+    # Through the web's look at a PNG and the worker's at decoded pixels alike.
+    assert look(save_as(logo, "PNG")).colour == "#ff0000"
+    assert glance_at_image(half).colour == "#7f7fff"
