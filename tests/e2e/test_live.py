@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from media_pipeline import services
 from media_pipeline.models import Upload
@@ -109,6 +110,30 @@ def test_the_page_polls_when_the_event_stream_is_refused(
     row = page.locator("#upload-queue li.row").filter(has_text="meadow.jpg")
     expect(row).to_have_attribute("data-state", "ready", timeout=READY_TIMEOUT)
     assert polled  # followed by asking, as before
+
+
+def accepted(user, name: str, seed: int) -> Upload:
+    """An upload accepted as from another tab; with `held`, it waits to be processed."""
+    data = photo_jpeg(240, 160, seed=seed)
+    return services.accept_upload(owner=user, file=SimpleUploadedFile(name, data, "image/jpeg"))
+
+
+def test_the_stream_is_tried_again_after_a_bad_gateway(user, live_server, new_page, held):
+    """One 502 from a proxy sends the page to polling; the stream comes back by itself,
+    and an upload from another tab arrives over it (and counts)."""
+    page = new_page()
+    streams: list[str] = []
+    page.on("request", lambda r: streams.append(r.url) if "/events/" in r.url else None)
+    page.route("**/events/**", lambda route: route.fulfill(status=502, body="Bad gateway"), times=1)
+    log_in(page, live_server.url, "alice")
+    expect(page.locator("#gallery-count")).to_be_hidden()
+    # The 502 is in: live.js declines to follow (its callers poll, as in the test above) ...
+    page.wait_for_function("() => !window.mediaLive.follow('probe', () => {}, () => {})")
+    accepted(user, "from-elsewhere.jpg", seed=24)
+    # ... and the stream, tried again, brings a new upload.
+    expect(tile(page, "from-elsewhere.jpg")).to_be_visible(timeout=10_000)
+    expect(page.locator("#gallery-count")).to_have_text("1 in all, newest first")
+    assert len(streams) >= 2
 
 
 def test_duplicate_notice_keep_and_drop(celery_worker, user, live_server, new_page):

@@ -249,6 +249,7 @@
     fillTile(tile, upload);
     enhanceTile(tile);
     gallery.prepend(tile);
+    recount(upload.id, +1); // sent from here or from another tab: once either way
     var empty = document.getElementById("gallery-empty");
     if (empty) empty.hidden = true;
   }
