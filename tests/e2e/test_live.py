@@ -136,6 +136,29 @@ def test_the_stream_is_tried_again_after_a_bad_gateway(user, live_server, new_pa
     assert len(streams) >= 2
 
 
+def test_typing_on_an_upload_page_outlasts_its_processing(user, live_server, new_page, held):
+    """The page does not reload under the user's typing when the upload is ready: it says
+    so, and offers the renditions once the texts are saved."""
+    upload = accepted(user, "dune.jpg", seed=25)
+    page = new_page()
+    log_in(page, live_server.url, "alice")
+    page.goto(f"/uploads/{upload.id}/")
+    expect(page.locator(".detail-head .pill")).to_have_text("Queued")
+    page.evaluate("window.samePage = true")
+    page.get_by_label("Alt text").fill("Ripples of sand")
+    services.process_upload(upload_id=upload.id)
+    show = page.get_by_role("button", name="Processing finished — show renditions")
+    expect(show).to_be_visible(timeout=READY_TIMEOUT)
+    expect(page.locator(".detail-head .pill")).to_have_text("Ready")
+    assert page.evaluate("window.samePage") is True
+    expect(page.get_by_label("Alt text")).to_have_value("Ripples of sand")
+    page.get_by_label("Alt text").press("Enter")
+    expect(page.locator(".texts-edit .text-note")).to_have_text("Saved")
+    show.click()
+    expect(page.get_by_role("heading", name="Renditions")).to_be_visible()
+    assert Upload.objects.get(id=upload.id).alt_text == "Ripples of sand"
+
+
 def test_duplicate_notice_keep_and_drop(celery_worker, user, live_server, new_page):
     """The worker looks for the duplicate first thing; the page hears of it at once."""
     picture = photo_jpeg(1200, 800, seed=23)

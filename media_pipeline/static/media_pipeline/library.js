@@ -133,6 +133,18 @@
     var unsaved = event.target.value.trim() !== (event.target.dataset.saved || "");
     showNote(form, unsaved ? "Unsaved" : "", "");
   });
+  // The detail page's alt text and description save only with their button: ask before
+  // leaving them (or any text edited in place) unsaved.
+  window.addEventListener("beforeunload", function (event) {
+    var fields = document.querySelectorAll("form.alt-edit [name=alt_text], form.texts-edit [name], form.caption-edit [name=caption]");
+    var unsaved = Array.prototype.some.call(fields, function (field) {
+      return field.dataset.saved !== undefined && field.value.trim() !== field.dataset.saved;
+    });
+    if (unsaved) {
+      event.preventDefault();
+      event.returnValue = "";
+    }
+  });
 
   // --- the gallery: tiles kept in step with upload.js -----------------------------------
 

@@ -668,6 +668,37 @@
 
   // --- the upload's own page ----------------------------------------------------------------
 
+  // Whether the user is writing in one of the page's texts: in it, or left it unsaved.
+  function typing(detail) {
+    var fields = detail.querySelectorAll("input[type=text], textarea");
+    return Array.prototype.some.call(fields, function (field) {
+      var saved = field.dataset.saved === undefined ? field.defaultValue : field.dataset.saved;
+      return field === document.activeElement || field.value.trim() !== saved.trim();
+    });
+  }
+
+  // The page lists the renditions (or the reason and "Try again") once there is an outcome:
+  // a reload shows them. Not under the user's typing, though: then the state and picture
+  // change in place, and a button offers the reload when they are ready for it.
+  function showOutcome(detail, upload) {
+    if (!typing(detail)) {
+      window.location.reload();
+      return;
+    }
+    detail.dataset.state = upload.status;
+    setPill(detail.querySelector(".pill"), upload.status);
+    var pic = upload.status === "ready" ? picture(upload, "(max-width: 900px) 100vw, 860px") : null;
+    if (pic) detail.querySelector(".detail-image").replaceChildren(pic);
+    var hint = detail.querySelector(".detail-state .hint");
+    if (hint) hint.remove();
+    var show = el("button", { type: "button", class: "small secondary show-outcome" }, [
+      upload.status === "ready" ? "Processing finished — show renditions" : "Processing failed — show why",
+    ]);
+    show.addEventListener("click", function () { window.location.reload(); });
+    detail.querySelector(".detail-head").append(show);
+    announce(upload.name + " is " + upload.status + ".");
+  }
+
   // Follow the upload until it is ready or failed; once at a time.
   function watchDetail(detail) {
     if (detail.watching) return;
@@ -677,9 +708,8 @@
         window.location.assign("/");
       } else if (FINAL.indexOf(upload.status) >= 0) {
         detail.watching = false;
-        // The page lists the renditions (or the reason and "Try again") once there is an
-        // outcome; a page that shows this outcome already stays as it is.
-        if (upload.status !== detail.dataset.state) window.location.reload();
+        // A page that shows this outcome already stays as it is.
+        if (upload.status !== detail.dataset.state) showOutcome(detail, upload);
       } else if (upload.status !== detail.dataset.state || upload.renditions.length) {
         var early = picture(upload, "(max-width: 900px) 100vw, 860px");
         if (early) detail.querySelector(".detail-image").replaceChildren(early);
