@@ -115,6 +115,58 @@ def test_alt_text_edited_in_place_is_the_images_alt_and_clears_its_flag(
     assert new_page.errors == []
 
 
+def test_edits_in_place_send_once_escape_puts_back_and_the_caption_is_the_alt(
+    user, live_server, new_page, monkeypatch
+):
+    ready(user, "pond.jpg", monkeypatch, seed=8, caption="A pond")
+    reeds = ready(user, "reeds.jpg", monkeypatch, seed=9, caption="Reeds")
+    page = new_page()
+    log_in(page, live_server.url, "alice")
+    patches: list[str] = []
+    page.on("request", lambda r: patches.append(r.url) if r.method == "PATCH" else None)
+    expect(page.locator(".alt-summary .alt-flag")).to_have_text("2 need alt text")
+    pond = tile(page, "pond.jpg")
+
+    # Enter: one request each (it fires both the field's change and the form's submit).
+    caption = pond.get_by_label("Caption of pond.jpg")
+    caption.fill("A still pond")
+    caption.press("Enter")
+    expect(pond.locator(".caption-edit .form-note")).to_have_text("Saved")
+    alt = pond.get_by_label("Alt text of pond.jpg")
+    alt.fill("Lilies on a still pond")
+    alt.press("Enter")
+    expect(pond.locator(".alt-edit .text-note")).to_have_text("Saved")
+    assert len(patches) == 2, patches
+
+    # Escape puts the saved text back; leaving the field then saves nothing.
+    caption.fill("Typed by mistake")
+    caption.press("Escape")
+    expect(caption).to_have_value("A still pond")
+    alt.focus()
+    alt.fill("Also by mistake")
+    alt.press("Escape")
+    expect(alt).to_have_value("Lilies on a still pond")
+    page.keyboard.press("Tab")
+
+    # The upload's page: a new caption is the picture's alt (it has no alt text); Escape.
+    page.goto(f"/uploads/{reeds.id}/")
+    expect(page.locator(".detail-image img")).to_have_attribute("alt", "Reeds")
+    caption = page.get_by_label("Caption")
+    caption.fill("Reeds in the wind")
+    caption.press("Enter")
+    expect(page.locator(".caption-edit .form-note")).to_have_text("Saved")
+    expect(page.locator(".detail-image img")).to_have_attribute("alt", "Reeds in the wind")
+    caption.fill("Not this")
+    caption.press("Escape")
+    expect(caption).to_have_value("Reeds in the wind")
+    page.keyboard.press("Tab")
+    page.wait_for_timeout(200)
+    assert len(patches) == 3, patches
+    texts = Upload.objects.order_by("original_name").values_list("caption", "alt_text")
+    assert list(texts) == [("A still pond", "Lilies on a still pond"), ("Reeds in the wind", "")]
+    assert new_page.errors == []
+
+
 def test_search_and_filters_narrow_the_gallery_with_and_without_javascript(
     user, other_user, live_server, new_page, monkeypatch
 ):

@@ -89,9 +89,14 @@
       body[field.name] = field.value.trim();
       if (body[field.name] !== (field.dataset.saved || "")) changed = true;
     });
-    if (!changed) return;
+    // Enter fires both "change" and "submit": the same texts go once.
+    var sending = JSON.stringify(body);
+    if (!changed || form.sending === sending) return;
+    form.sending = sending;
     showNote(form, "Saving…", "busy");
-    send(form.dataset.apiUrl, "PATCH", body).then(
+    var sent = send(form.dataset.apiUrl, "PATCH", body);
+    sent.then(function () { form.sending = null; }, function () { form.sending = null; });
+    sent.then(
       function (upload) {
         fields.forEach(function (field) {
           field.dataset.saved = upload[field.name];
@@ -132,6 +137,15 @@
     if (!form) return;
     var unsaved = event.target.value.trim() !== (event.target.dataset.saved || "");
     showNote(form, unsaved ? "Unsaved" : "", "");
+  });
+  // Escape in a tile's alt text takes back what was typed (nothing is saved on leaving).
+  document.addEventListener("keydown", function (event) {
+    var field = event.target;
+    if (event.key !== "Escape" || !field.closest || !field.closest("form.alt-edit")) return;
+    if (field.name !== "alt_text" || field.value === (field.dataset.saved || "")) return;
+    event.preventDefault();
+    field.value = field.dataset.saved || "";
+    showNote(field.form, "", "");
   });
   // The detail page's alt text and description save only with their button: ask before
   // leaving them (or any text edited in place) unsaved.

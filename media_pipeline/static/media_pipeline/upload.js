@@ -288,9 +288,13 @@
       note.dataset.kind = kind;
     }
 
+    var sending = null; // the caption on its way to the server, if any
+
     function save() {
       var caption = input.value.trim();
-      if (caption === input.dataset.saved) return;
+      // Enter fires both "change" and "submit": the same caption goes once.
+      if (caption === input.dataset.saved || caption === sending) return;
+      sending = caption;
       show("Saving…", "busy");
       api(form.dataset.apiUrl, "PATCH", { caption: caption })
         .then(function (response) {
@@ -299,6 +303,13 @@
             var upload = JSON.parse(text);
             input.dataset.saved = upload.caption;
             if (document.activeElement !== input) input.value = upload.caption;
+            // The caption stands in for missing alt text: the picture says the new one.
+            var scope = form.closest(".tile, #upload-detail");
+            if (scope) {
+              scope.querySelectorAll(".tile-image img, .detail-image img").forEach(function (img) {
+                img.alt = upload.alt_text || upload.caption || "";
+              });
+            }
             show("Saved", "ok");
             announce("Caption of " + form.dataset.name + " saved.");
           });
@@ -307,7 +318,8 @@
           var message = error.message || "The caption could not be saved.";
           show(message, "error");
           announce("Caption of " + form.dataset.name + " not saved: " + message);
-        });
+        })
+        .then(function () { sending = null; });
     }
 
     form.addEventListener("submit", function (event) {
@@ -317,6 +329,14 @@
     input.addEventListener("change", save);
     input.addEventListener("input", function () {
       show(input.value.trim() === input.dataset.saved ? "" : "Unsaved", "");
+    });
+    // Escape takes back what was typed: the saved caption returns, and leaving the field
+    // then has nothing to save.
+    input.addEventListener("keydown", function (event) {
+      if (event.key !== "Escape" || input.value === input.dataset.saved) return;
+      event.preventDefault();
+      input.value = input.dataset.saved;
+      show("", "");
     });
   }
 
