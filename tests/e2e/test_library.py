@@ -115,7 +115,7 @@ def test_alt_text_edited_in_place_is_the_images_alt_and_clears_its_flag(
     assert new_page.errors == []
 
 
-def test_edits_in_place_send_once_escape_puts_back_and_the_caption_is_the_alt(
+def test_edits_in_place_send_once_escape_puts_back_and_counts_follow(
     user, live_server, new_page, monkeypatch
 ):
     ready(user, "pond.jpg", monkeypatch, seed=8, caption="A pond")
@@ -137,6 +137,9 @@ def test_edits_in_place_send_once_escape_puts_back_and_the_caption_is_the_alt(
     alt.press("Enter")
     expect(pond.locator(".alt-edit .text-note")).to_have_text("Saved")
     assert len(patches) == 2, patches
+    # The counts of images without alt text follow.
+    expect(page.locator(".alt-summary .alt-flag")).to_have_text("1 needs alt text")
+    expect(page.locator("#missing-alt-count")).to_have_text("(1)")
 
     # Escape puts the saved text back; leaving the field then saves nothing.
     caption.fill("Typed by mistake")
@@ -300,6 +303,10 @@ def test_bulk_delete_by_keyboard_and_bulk_retry_of_failed_uploads(
     expect(page.locator("#bulk-note")).to_have_text("2 deleted.")
     expect(page.locator("#bulk-count")).to_have_text("0 selected")
     expect(tile(page, "old-")).to_have_count(0)
+    # The counts drop with the tiles (failed uploads need no alt text).
+    expect(page.locator("#gallery-count")).to_have_text("3 in all, newest first")
+    expect(page.locator("#missing-alt-count")).to_have_text("(1)")
+    expect(page.locator(".alt-summary .alt-flag")).to_have_text("1 needs alt text")
     assert not Upload.objects.filter(id__in=[u.id for u in doomed]).exists()
     assert Upload.objects.filter(id__in=[keep.id, bobs.id]).count() == 2
 

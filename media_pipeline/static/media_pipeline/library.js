@@ -77,6 +77,35 @@
     scope.querySelectorAll(".alt-flag").forEach(function (flag) {
       flag.hidden = !upload.needs_alt_text;
     });
+    noteAlt(upload.id, upload.needs_alt_text);
+  }
+
+  // --- "Missing alt text (N)" and "N need alt text", kept right as the page changes ------
+
+  var altCount = document.getElementById("missing-alt-count");
+  var needsAlt = {}; // upload id -> whether it needs alt text, as last counted
+
+  function showMissingAlt(count) {
+    if (!altCount) return;
+    altCount.dataset.count = String(count);
+    altCount.textContent = "(" + count + ")";
+    var summary = document.getElementById("alt-summary");
+    if (!summary) return;
+    summary.hidden = count === 0;
+    summary.querySelector(".alt-flag").textContent = count + (count === 1 ? " needs" : " need") + " alt text";
+    summary.querySelectorAll(".alt-them").forEach(function (word) {
+      word.textContent = count === 1 ? "it" : "them";
+    });
+  }
+
+  // An upload seen now needing alt text (or not, or deleted: null); the count follows.
+  function noteAlt(id, needs) {
+    if (!altCount || !id) return;
+    var was = needsAlt[id] || false;
+    var now = needs || false;
+    if (needs === null) delete needsAlt[id];
+    else needsAlt[id] = now;
+    if (was !== now) showMissingAlt(Math.max(0, Number(altCount.dataset.count) + (now ? 1 : -1)));
   }
 
   // --- texts edited in place: a tile's alt text, the detail page's alt text and description
@@ -309,7 +338,11 @@
 
   function enhanceGallery() {
     if (!gallery) return;
-    tiles().forEach(function (tile) { syncTile(tile); });
+    tiles().forEach(function (tile) {
+      syncTile(tile);
+      var flag = tile.querySelector(".alt-flag");
+      if (flag) needsAlt[tile.dataset.upload] = !flag.hidden;
+    });
     gallery.addEventListener("upload:tile", function (event) {
       syncTile(event.target, event.detail);
     });
@@ -317,6 +350,12 @@
       changes.forEach(function (change) {
         change.addedNodes.forEach(function (node) {
           if (node.classList && node.classList.contains("tile")) syncTile(node);
+        });
+        // A tile gone (deleted one by one, or several at once): the counts go down.
+        change.removedNodes.forEach(function (node) {
+          if (!node.classList || !node.classList.contains("tile")) return;
+          if (window.mediaGallery) window.mediaGallery.recount(node.dataset.upload, -1);
+          noteAlt(node.dataset.upload, null);
         });
       });
       updateBar();

@@ -784,7 +784,8 @@
   }
 
   // For library.js: follow a tile its bulk "Try again" queued.
-  window.mediaGallery = { follow: watchTile };
+  // And keep "N in all" right when it deletes tiles.
+  window.mediaGallery = { follow: watchTile, recount: recount };
   // Uploads pushed by live.js (this page's or another tab's): new ones join the gallery.
   document.addEventListener("media:upload", function (event) {
     addTile(event.detail);
