@@ -170,6 +170,25 @@ def test_edits_in_place_send_once_escape_puts_back_and_counts_follow(
     assert new_page.errors == []
 
 
+def test_back_and_forward_show_the_filters_of_the_url(user, live_server, new_page, monkeypatch):
+    """Choices made but not applied before leaving do not come back as if they were."""
+    upload = ready(user, "quay.jpg", monkeypatch, seed=12)
+    page = new_page()
+    log_in(page, live_server.url, "alice")
+    page.get_by_label("Status").select_option("failed")
+    page.get_by_label("Missing alt text").check()
+    page.get_by_label("Select quay.jpg").check()
+    expect(page.locator("#bulk-count")).to_have_text("1 selected")
+    page.goto(f"/uploads/{upload.id}/")
+    page.go_back()
+    page.wait_for_url(f"{live_server.url}/")
+    expect(page.get_by_label("Status")).to_have_value("")
+    expect(page.get_by_label("Missing alt text")).not_to_be_checked()
+    ticked = page.locator(".select-upload:checked").count()
+    expect(page.locator("#bulk-count")).to_have_text(f"{ticked} selected")
+    assert new_page.errors == []
+
+
 def test_search_and_filters_narrow_the_gallery_with_and_without_javascript(
     user, other_user, live_server, new_page, monkeypatch
 ):

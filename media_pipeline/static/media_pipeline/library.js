@@ -380,6 +380,15 @@
       });
       updateBar();
     }
+    // Back or forward to this page: the browser may bring back what was chosen in the
+    // form before leaving (restored from its cache), which this page's URL does not
+    // apply. The filters go back to those of the URL, and the bar counts the ticks shown.
+    // (The template's autocomplete="off" keeps the browser from restoring them on a reload.)
+    window.addEventListener("pageshow", function (event) {
+      var filters = document.querySelector("form.library-filters");
+      if (filters && event.persisted) filters.reset();
+      updateBar();
+    });
     enhanceViewToggle();
   }
 
