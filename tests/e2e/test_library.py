@@ -334,10 +334,13 @@ def test_bulk_delete_by_keyboard_and_bulk_retry_of_failed_uploads(
         repair(upload, good)
     for name in ("broken-1.png", "broken-2.png", "keep.jpg"):
         page.get_by_label(f"Select {name}").check()
-    page.get_by_role("button", name="Try selected again").click()
+    page.get_by_role("button", name="Try selected again").focus()
+    page.keyboard.press("Enter")
     expect(page.locator("#bulk-note")).to_have_text(
         "2 queued again. 1 left alone: only a failed upload is tried again."
     )
+    # The pressed button is disabled now (nothing selected): the keyboard is on the outcome.
+    expect(page.locator("#bulk-note")).to_be_focused()
     for upload in broken:
         t = tile(page, upload.original_name)
         expect(t.locator(".pill")).to_have_text("Ready", timeout=READY_TIMEOUT)

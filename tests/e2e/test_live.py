@@ -177,8 +177,11 @@ def test_duplicate_notice_keep_and_drop(celery_worker, user, live_server, new_pa
     row = page.locator("#upload-queue li.row").filter(has_text="pier-copy.jpg")
     expect(row).to_contain_text("already in your library")
     screenshot(page, "live-duplicate-notice")
-    copy.get_by_role("button", name="Keep both copies of pier-copy.jpg").click()
+    # By keyboard: the button goes with its notice, the focus stays on this tile.
+    copy.get_by_role("button", name="Keep both copies of pier-copy.jpg").focus()
+    page.keyboard.press("Enter")
     expect(notice).to_be_hidden()
+    expect(copy.locator(".tile-name")).to_be_focused()
     wait_for(lambda: Upload.objects.get(original_name="pier-copy.jpg").duplicate_of_id is None)
 
     choose(page, "pier-again.jpg", picture)

@@ -293,6 +293,14 @@
     document.getElementById("bulk-note").textContent = text;
   }
 
+  // The buttons are disabled while the request runs (and after it, with nothing selected):
+  // a keyboard user who pressed one is put on the outcome rather than dropped to the page.
+  function focusNote() {
+    var note = document.getElementById("bulk-note");
+    note.tabIndex = -1;
+    note.focus();
+  }
+
   function runBulk(action) {
     var boxes = selectedBoxes();
     if (!boxes.length) return;
@@ -300,6 +308,7 @@
     var what = ids.length === 1 ? "1 image" : ids.length + " images";
     if (action === "delete" && !window.confirm("Delete " + what + " and all their sizes? This cannot be undone.")) return;
     var buttons = bulkForm.querySelectorAll("button[name=action]");
+    var hadFocus = Array.prototype.indexOf.call(buttons, document.activeElement) >= 0;
     buttons.forEach(function (button) { button.disabled = true; });
     send(bulkForm.dataset.apiUrl, "POST", { action: action, ids: ids }).then(
       function (answer) {
@@ -327,11 +336,14 @@
         if (action === "delete" && heading) {
           heading.tabIndex = -1;
           heading.focus();
+        } else if (hadFocus) {
+          focusNote();
         }
       },
       function (error) {
         updateBar();
         say("Nothing was changed: " + error.message);
+        if (hadFocus) focusNote();
       }
     );
   }

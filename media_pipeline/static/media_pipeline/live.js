@@ -151,6 +151,7 @@ document.addEventListener("submit", (event) => {
   if (!form.matches || !form.matches("form.duplicate-keep") || !form.dataset.apiUrl) return;
   event.preventDefault();
   const button = form.querySelector("button");
+  const hadFocus = document.activeElement === button; // before disabling it takes the focus away
   button.disabled = true;
   fetch(form.dataset.apiUrl + "keep/", {
     method: "POST",
@@ -161,6 +162,14 @@ document.addEventListener("submit", (event) => {
       if (!response.ok) throw new Error("error " + response.status);
       form.closest(".duplicate-notice").hidden = true;
       say(form.dataset.name + " kept.");
+      // The focused button is hidden with its notice: keep the keyboard on this upload
+      // (its tile's name, or the page's heading), not back at the top of the page.
+      const scope = form.closest(".tile, #upload-detail");
+      const target = scope && scope.querySelector(".tile-name, h1");
+      if (hadFocus && target) {
+        if (target.matches("h1")) target.tabIndex = -1;
+        target.focus();
+      }
     })
     .catch((error) => say(form.dataset.name + " was not kept: " + error.message))
     .finally(() => { button.disabled = false; });
