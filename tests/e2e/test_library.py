@@ -402,8 +402,29 @@ def test_a_renditions_url_is_copied_and_the_page_fits_a_phone(
     assert new_page.errors == []
 
 
+CONTRAST = """([selector, pseudo]) => {
+    const node = document.querySelector(selector);
+    const rgb = (text) => text.match(/[\\d.]+/g).map(Number);
+    const luminance = ([r, g, b]) => [r, g, b]
+        .map((c) => c / 255)
+        .map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4))
+        .reduce((sum, c, i) => sum + c * [0.2126, 0.7152, 0.0722][i], 0);
+    let back = node;
+    while (rgb(getComputedStyle(back).backgroundColor)[3] === 0) back = back.parentElement;
+    const ink = luminance(rgb(getComputedStyle(node, pseudo).color));
+    const paper = luminance(rgb(getComputedStyle(back).backgroundColor));
+    return (Math.max(ink, paper) + 0.05) / (Math.min(ink, paper) + 0.05);
+}"""
+
+
+def contrast(page, selector: str, pseudo: str | None = None) -> float:
+    """Of the text against the nearest background behind it (opaque ones only here)."""
+    return page.evaluate(CONTRAST, [selector, pseudo])
+
+
 def test_dark_mode_follows_the_system(user, live_server, new_page, monkeypatch):
     upload = ready(user, "night.jpg", monkeypatch, seed=40)
+    ready(user, "night-again.jpg", monkeypatch, seed=41, duplicate_of=upload)
 
     def lightness(page, selector: str) -> float:
         red, green, blue = page.evaluate(
@@ -417,6 +438,10 @@ def test_dark_mode_follows_the_system(user, live_server, new_page, monkeypatch):
     log_in(dark, live_server.url, "alice")
     assert lightness(dark, "body") < 0.15
     assert lightness(dark, ".tile") < 0.2
+    # Readable: the duplicate notice and its link, and the fields' placeholders.
+    assert contrast(dark, ".duplicate-notice:not([hidden]) p") >= 4.5
+    assert contrast(dark, ".duplicate-notice:not([hidden]) a") >= 4.5
+    assert contrast(dark, ".tile .caption-edit input", "::placeholder") >= 4.5
     wait_for_images(dark)
     screenshot(dark, "library-dark", full_page=True)
     dark.goto(f"/uploads/{upload.id}/")
@@ -426,4 +451,6 @@ def test_dark_mode_follows_the_system(user, live_server, new_page, monkeypatch):
     light = new_page(color_scheme="light")
     log_in(light, live_server.url, "alice")
     assert lightness(light, "body") > 0.85
+    assert contrast(light, ".duplicate-notice:not([hidden]) p") >= 4.5
+    assert contrast(light, ".tile .caption-edit input", "::placeholder") >= 4.5
     assert new_page.errors == []
