@@ -221,8 +221,9 @@
     input.id = "caption-" + upload.id;
     label.htmlFor = input.id;
     label.textContent = "Caption of " + upload.name;
+    // The server's caption is the saved one, even while the user is typing another.
     if (document.activeElement !== input) input.value = upload.caption || "";
-    input.dataset.saved = input.value;
+    input.dataset.saved = upload.caption || "";
     tile.querySelector(".delete-form .visually-hidden").textContent = " " + upload.name;
     // library.js fills in its own parts of the tile (selection, alt text).
     tile.dispatchEvent(new CustomEvent("upload:tile", { bubbles: true, detail: upload }));
