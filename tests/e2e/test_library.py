@@ -115,6 +115,80 @@ def test_alt_text_edited_in_place_is_the_images_alt_and_clears_its_flag(
     assert new_page.errors == []
 
 
+def test_edits_in_place_send_once_escape_puts_back_and_counts_follow(
+    user, live_server, new_page, monkeypatch
+):
+    ready(user, "pond.jpg", monkeypatch, seed=8, caption="A pond")
+    reeds = ready(user, "reeds.jpg", monkeypatch, seed=9, caption="Reeds")
+    page = new_page()
+    log_in(page, live_server.url, "alice")
+    patches: list[str] = []
+    page.on("request", lambda r: patches.append(r.url) if r.method == "PATCH" else None)
+    expect(page.locator(".alt-summary .alt-flag")).to_have_text("2 need alt text")
+    pond = tile(page, "pond.jpg")
+
+    # Enter: one request each (it fires both the field's change and the form's submit).
+    caption = pond.get_by_label("Caption of pond.jpg")
+    caption.fill("A still pond")
+    caption.press("Enter")
+    expect(pond.locator(".caption-edit .form-note")).to_have_text("Saved")
+    alt = pond.get_by_label("Alt text of pond.jpg")
+    alt.fill("Lilies on a still pond")
+    alt.press("Enter")
+    expect(pond.locator(".alt-edit .text-note")).to_have_text("Saved")
+    assert len(patches) == 2, patches
+    # The counts of images without alt text follow.
+    expect(page.locator(".alt-summary .alt-flag")).to_have_text("1 needs alt text")
+    expect(page.locator("#missing-alt-count")).to_have_text("(1)")
+
+    # Escape puts the saved text back; leaving the field then saves nothing.
+    caption.fill("Typed by mistake")
+    caption.press("Escape")
+    expect(caption).to_have_value("A still pond")
+    alt.focus()
+    alt.fill("Also by mistake")
+    alt.press("Escape")
+    expect(alt).to_have_value("Lilies on a still pond")
+    page.keyboard.press("Tab")
+
+    # The upload's page: a new caption is the picture's alt (it has no alt text); Escape.
+    page.goto(f"/uploads/{reeds.id}/")
+    expect(page.locator(".detail-image img")).to_have_attribute("alt", "Reeds")
+    caption = page.get_by_label("Caption")
+    caption.fill("Reeds in the wind")
+    caption.press("Enter")
+    expect(page.locator(".caption-edit .form-note")).to_have_text("Saved")
+    expect(page.locator(".detail-image img")).to_have_attribute("alt", "Reeds in the wind")
+    caption.fill("Not this")
+    caption.press("Escape")
+    expect(caption).to_have_value("Reeds in the wind")
+    page.keyboard.press("Tab")
+    page.wait_for_timeout(200)
+    assert len(patches) == 3, patches
+    texts = Upload.objects.order_by("original_name").values_list("caption", "alt_text")
+    assert list(texts) == [("A still pond", "Lilies on a still pond"), ("Reeds in the wind", "")]
+    assert new_page.errors == []
+
+
+def test_back_and_forward_show_the_filters_of_the_url(user, live_server, new_page, monkeypatch):
+    """Choices made but not applied before leaving do not come back as if they were."""
+    upload = ready(user, "quay.jpg", monkeypatch, seed=12)
+    page = new_page()
+    log_in(page, live_server.url, "alice")
+    page.get_by_label("Status").select_option("failed")
+    page.get_by_label("Missing alt text").check()
+    page.get_by_label("Select quay.jpg").check()
+    expect(page.locator("#bulk-count")).to_have_text("1 selected")
+    page.goto(f"/uploads/{upload.id}/")
+    page.go_back()
+    page.wait_for_url(f"{live_server.url}/")
+    expect(page.get_by_label("Status")).to_have_value("")
+    expect(page.get_by_label("Missing alt text")).not_to_be_checked()
+    ticked = page.locator(".select-upload:checked").count()
+    expect(page.locator("#bulk-count")).to_have_text(f"{ticked} selected")
+    assert new_page.errors == []
+
+
 def test_search_and_filters_narrow_the_gallery_with_and_without_javascript(
     user, other_user, live_server, new_page, monkeypatch
 ):
@@ -248,6 +322,10 @@ def test_bulk_delete_by_keyboard_and_bulk_retry_of_failed_uploads(
     expect(page.locator("#bulk-note")).to_have_text("2 deleted.")
     expect(page.locator("#bulk-count")).to_have_text("0 selected")
     expect(tile(page, "old-")).to_have_count(0)
+    # The counts drop with the tiles (failed uploads need no alt text).
+    expect(page.locator("#gallery-count")).to_have_text("3 in all, newest first")
+    expect(page.locator("#missing-alt-count")).to_have_text("(1)")
+    expect(page.locator(".alt-summary .alt-flag")).to_have_text("1 needs alt text")
     assert not Upload.objects.filter(id__in=[u.id for u in doomed]).exists()
     assert Upload.objects.filter(id__in=[keep.id, bobs.id]).count() == 2
 
@@ -256,10 +334,13 @@ def test_bulk_delete_by_keyboard_and_bulk_retry_of_failed_uploads(
         repair(upload, good)
     for name in ("broken-1.png", "broken-2.png", "keep.jpg"):
         page.get_by_label(f"Select {name}").check()
-    page.get_by_role("button", name="Try selected again").click()
+    page.get_by_role("button", name="Try selected again").focus()
+    page.keyboard.press("Enter")
     expect(page.locator("#bulk-note")).to_have_text(
         "2 queued again. 1 left alone: only a failed upload is tried again."
     )
+    # The pressed button is disabled now (nothing selected): the keyboard is on the outcome.
+    expect(page.locator("#bulk-note")).to_be_focused()
     for upload in broken:
         t = tile(page, upload.original_name)
         expect(t.locator(".pill")).to_have_text("Ready", timeout=READY_TIMEOUT)
@@ -311,6 +392,9 @@ def test_a_renditions_url_is_copied_and_the_page_fits_a_phone(
     copy.scroll_into_view_if_needed()
     box = copy.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+    # Its scrolling box leaves room for the focus ring (5 px) on the right.
+    wrap = page.locator(".table-wrap").bounding_box()
+    assert box["x"] + box["width"] + 5 <= wrap["x"] + wrap["width"]
     screenshot(page, "library-phone-detail", full_page=True)
 
     copy.click()
@@ -321,8 +405,29 @@ def test_a_renditions_url_is_copied_and_the_page_fits_a_phone(
     assert new_page.errors == []
 
 
+CONTRAST = """([selector, pseudo]) => {
+    const node = document.querySelector(selector);
+    const rgb = (text) => text.match(/[\\d.]+/g).map(Number);
+    const luminance = ([r, g, b]) => [r, g, b]
+        .map((c) => c / 255)
+        .map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4))
+        .reduce((sum, c, i) => sum + c * [0.2126, 0.7152, 0.0722][i], 0);
+    let back = node;
+    while (rgb(getComputedStyle(back).backgroundColor)[3] === 0) back = back.parentElement;
+    const ink = luminance(rgb(getComputedStyle(node, pseudo).color));
+    const paper = luminance(rgb(getComputedStyle(back).backgroundColor));
+    return (Math.max(ink, paper) + 0.05) / (Math.min(ink, paper) + 0.05);
+}"""
+
+
+def contrast(page, selector: str, pseudo: str | None = None) -> float:
+    """Of the text against the nearest background behind it (opaque ones only here)."""
+    return page.evaluate(CONTRAST, [selector, pseudo])
+
+
 def test_dark_mode_follows_the_system(user, live_server, new_page, monkeypatch):
     upload = ready(user, "night.jpg", monkeypatch, seed=40)
+    ready(user, "night-again.jpg", monkeypatch, seed=41, duplicate_of=upload)
 
     def lightness(page, selector: str) -> float:
         red, green, blue = page.evaluate(
@@ -336,6 +441,10 @@ def test_dark_mode_follows_the_system(user, live_server, new_page, monkeypatch):
     log_in(dark, live_server.url, "alice")
     assert lightness(dark, "body") < 0.15
     assert lightness(dark, ".tile") < 0.2
+    # Readable: the duplicate notice and its link, and the fields' placeholders.
+    assert contrast(dark, ".duplicate-notice:not([hidden]) p") >= 4.5
+    assert contrast(dark, ".duplicate-notice:not([hidden]) a") >= 4.5
+    assert contrast(dark, ".tile .caption-edit input", "::placeholder") >= 4.5
     wait_for_images(dark)
     screenshot(dark, "library-dark", full_page=True)
     dark.goto(f"/uploads/{upload.id}/")
@@ -345,4 +454,6 @@ def test_dark_mode_follows_the_system(user, live_server, new_page, monkeypatch):
     light = new_page(color_scheme="light")
     log_in(light, live_server.url, "alice")
     assert lightness(light, "body") > 0.85
+    assert contrast(light, ".duplicate-notice:not([hidden]) p") >= 4.5
+    assert contrast(light, ".tile .caption-edit input", "::placeholder") >= 4.5
     assert new_page.errors == []

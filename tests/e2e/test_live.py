@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from media_pipeline import services
 from media_pipeline.models import Upload
@@ -111,6 +112,53 @@ def test_the_page_polls_when_the_event_stream_is_refused(
     assert polled  # followed by asking, as before
 
 
+def accepted(user, name: str, seed: int) -> Upload:
+    """An upload accepted as from another tab; with `held`, it waits to be processed."""
+    data = photo_jpeg(240, 160, seed=seed)
+    return services.accept_upload(owner=user, file=SimpleUploadedFile(name, data, "image/jpeg"))
+
+
+def test_the_stream_is_tried_again_after_a_bad_gateway(user, live_server, new_page, held):
+    """One 502 from a proxy sends the page to polling; the stream comes back by itself,
+    and an upload from another tab arrives over it (and counts)."""
+    page = new_page()
+    streams: list[str] = []
+    page.on("request", lambda r: streams.append(r.url) if "/events/" in r.url else None)
+    page.route("**/events/**", lambda route: route.fulfill(status=502, body="Bad gateway"), times=1)
+    log_in(page, live_server.url, "alice")
+    expect(page.locator("#gallery-count")).to_be_hidden()
+    # The 502 is in: live.js declines to follow (its callers poll, as in the test above) ...
+    page.wait_for_function("() => !window.mediaLive.follow('probe', () => {}, () => {})")
+    accepted(user, "from-elsewhere.jpg", seed=24)
+    # ... and the stream, tried again, brings a new upload.
+    expect(tile(page, "from-elsewhere.jpg")).to_be_visible(timeout=10_000)
+    expect(page.locator("#gallery-count")).to_have_text("1 in all, newest first")
+    assert len(streams) >= 2
+
+
+def test_typing_on_an_upload_page_outlasts_its_processing(user, live_server, new_page, held):
+    """The page does not reload under the user's typing when the upload is ready: it says
+    so, and offers the renditions once the texts are saved."""
+    upload = accepted(user, "dune.jpg", seed=25)
+    page = new_page()
+    log_in(page, live_server.url, "alice")
+    page.goto(f"/uploads/{upload.id}/")
+    expect(page.locator(".detail-head .pill")).to_have_text("Queued")
+    page.evaluate("window.samePage = true")
+    page.get_by_label("Alt text").fill("Ripples of sand")
+    services.process_upload(upload_id=upload.id)
+    show = page.get_by_role("button", name="Processing finished — show renditions")
+    expect(show).to_be_visible(timeout=READY_TIMEOUT)
+    expect(page.locator(".detail-head .pill")).to_have_text("Ready")
+    assert page.evaluate("window.samePage") is True
+    expect(page.get_by_label("Alt text")).to_have_value("Ripples of sand")
+    page.get_by_label("Alt text").press("Enter")
+    expect(page.locator(".texts-edit .text-note")).to_have_text("Saved")
+    show.click()
+    expect(page.get_by_role("heading", name="Renditions")).to_be_visible()
+    assert Upload.objects.get(id=upload.id).alt_text == "Ripples of sand"
+
+
 def test_duplicate_notice_keep_and_drop(celery_worker, user, live_server, new_page):
     """The worker looks for the duplicate first thing; the page hears of it at once."""
     picture = photo_jpeg(1200, 800, seed=23)
@@ -129,8 +177,11 @@ def test_duplicate_notice_keep_and_drop(celery_worker, user, live_server, new_pa
     row = page.locator("#upload-queue li.row").filter(has_text="pier-copy.jpg")
     expect(row).to_contain_text("already in your library")
     screenshot(page, "live-duplicate-notice")
-    copy.get_by_role("button", name="Keep both copies of pier-copy.jpg").click()
+    # By keyboard: the button goes with its notice, the focus stays on this tile.
+    copy.get_by_role("button", name="Keep both copies of pier-copy.jpg").focus()
+    page.keyboard.press("Enter")
     expect(notice).to_be_hidden()
+    expect(copy.locator(".tile-name")).to_be_focused()
     wait_for(lambda: Upload.objects.get(original_name="pier-copy.jpg").duplicate_of_id is None)
 
     choose(page, "pier-again.jpg", picture)

@@ -77,6 +77,35 @@
     scope.querySelectorAll(".alt-flag").forEach(function (flag) {
       flag.hidden = !upload.needs_alt_text;
     });
+    noteAlt(upload.id, upload.needs_alt_text);
+  }
+
+  // --- "Missing alt text (N)" and "N need alt text", kept right as the page changes ------
+
+  var altCount = document.getElementById("missing-alt-count");
+  var needsAlt = {}; // upload id -> whether it needs alt text, as last counted
+
+  function showMissingAlt(count) {
+    if (!altCount) return;
+    altCount.dataset.count = String(count);
+    altCount.textContent = "(" + count + ")";
+    var summary = document.getElementById("alt-summary");
+    if (!summary) return;
+    summary.hidden = count === 0;
+    summary.querySelector(".alt-flag").textContent = count + (count === 1 ? " needs" : " need") + " alt text";
+    summary.querySelectorAll(".alt-them").forEach(function (word) {
+      word.textContent = count === 1 ? "it" : "them";
+    });
+  }
+
+  // An upload seen now needing alt text (or not, or deleted: null); the count follows.
+  function noteAlt(id, needs) {
+    if (!altCount || !id) return;
+    var was = needsAlt[id] || false;
+    var now = needs || false;
+    if (needs === null) delete needsAlt[id];
+    else needsAlt[id] = now;
+    if (was !== now) showMissingAlt(Math.max(0, Number(altCount.dataset.count) + (now ? 1 : -1)));
   }
 
   // --- texts edited in place: a tile's alt text, the detail page's alt text and description
@@ -89,9 +118,14 @@
       body[field.name] = field.value.trim();
       if (body[field.name] !== (field.dataset.saved || "")) changed = true;
     });
-    if (!changed) return;
+    // Enter fires both "change" and "submit": the same texts go once.
+    var sending = JSON.stringify(body);
+    if (!changed || form.sending === sending) return;
+    form.sending = sending;
     showNote(form, "Saving…", "busy");
-    send(form.dataset.apiUrl, "PATCH", body).then(
+    var sent = send(form.dataset.apiUrl, "PATCH", body);
+    sent.then(function () { form.sending = null; }, function () { form.sending = null; });
+    sent.then(
       function (upload) {
         fields.forEach(function (field) {
           field.dataset.saved = upload[field.name];
@@ -132,6 +166,27 @@
     if (!form) return;
     var unsaved = event.target.value.trim() !== (event.target.dataset.saved || "");
     showNote(form, unsaved ? "Unsaved" : "", "");
+  });
+  // Escape in a tile's alt text takes back what was typed (nothing is saved on leaving).
+  document.addEventListener("keydown", function (event) {
+    var field = event.target;
+    if (event.key !== "Escape" || !field.closest || !field.closest("form.alt-edit")) return;
+    if (field.name !== "alt_text" || field.value === (field.dataset.saved || "")) return;
+    event.preventDefault();
+    field.value = field.dataset.saved || "";
+    showNote(field.form, "", "");
+  });
+  // The detail page's alt text and description save only with their button: ask before
+  // leaving them (or any text edited in place) unsaved.
+  window.addEventListener("beforeunload", function (event) {
+    var fields = document.querySelectorAll("form.alt-edit [name=alt_text], form.texts-edit [name], form.caption-edit [name=caption]");
+    var unsaved = Array.prototype.some.call(fields, function (field) {
+      return field.dataset.saved !== undefined && field.value.trim() !== field.dataset.saved;
+    });
+    if (unsaved) {
+      event.preventDefault();
+      event.returnValue = "";
+    }
   });
 
   // --- the gallery: tiles kept in step with upload.js -----------------------------------
@@ -238,6 +293,14 @@
     document.getElementById("bulk-note").textContent = text;
   }
 
+  // The buttons are disabled while the request runs (and after it, with nothing selected):
+  // a keyboard user who pressed one is put on the outcome rather than dropped to the page.
+  function focusNote() {
+    var note = document.getElementById("bulk-note");
+    note.tabIndex = -1;
+    note.focus();
+  }
+
   function runBulk(action) {
     var boxes = selectedBoxes();
     if (!boxes.length) return;
@@ -245,6 +308,7 @@
     var what = ids.length === 1 ? "1 image" : ids.length + " images";
     if (action === "delete" && !window.confirm("Delete " + what + " and all their sizes? This cannot be undone.")) return;
     var buttons = bulkForm.querySelectorAll("button[name=action]");
+    var hadFocus = Array.prototype.indexOf.call(buttons, document.activeElement) >= 0;
     buttons.forEach(function (button) { button.disabled = true; });
     send(bulkForm.dataset.apiUrl, "POST", { action: action, ids: ids }).then(
       function (answer) {
@@ -272,18 +336,25 @@
         if (action === "delete" && heading) {
           heading.tabIndex = -1;
           heading.focus();
+        } else if (hadFocus) {
+          focusNote();
         }
       },
       function (error) {
         updateBar();
         say("Nothing was changed: " + error.message);
+        if (hadFocus) focusNote();
       }
     );
   }
 
   function enhanceGallery() {
     if (!gallery) return;
-    tiles().forEach(function (tile) { syncTile(tile); });
+    tiles().forEach(function (tile) {
+      syncTile(tile);
+      var flag = tile.querySelector(".alt-flag");
+      if (flag) needsAlt[tile.dataset.upload] = !flag.hidden;
+    });
     gallery.addEventListener("upload:tile", function (event) {
       syncTile(event.target, event.detail);
     });
@@ -291,6 +362,12 @@
       changes.forEach(function (change) {
         change.addedNodes.forEach(function (node) {
           if (node.classList && node.classList.contains("tile")) syncTile(node);
+        });
+        // A tile gone (deleted one by one, or several at once): the counts go down.
+        change.removedNodes.forEach(function (node) {
+          if (!node.classList || !node.classList.contains("tile")) return;
+          if (window.mediaGallery) window.mediaGallery.recount(node.dataset.upload, -1);
+          noteAlt(node.dataset.upload, null);
         });
       });
       updateBar();
@@ -315,6 +392,15 @@
       });
       updateBar();
     }
+    // Back or forward to this page: the browser may bring back what was chosen in the
+    // form before leaving (restored from its cache), which this page's URL does not
+    // apply. The filters go back to those of the URL, and the bar counts the ticks shown.
+    // (The template's autocomplete="off" keeps the browser from restoring them on a reload.)
+    window.addEventListener("pageshow", function (event) {
+      var filters = document.querySelector("form.library-filters");
+      if (filters && event.persisted) filters.reset();
+      updateBar();
+    });
     enhanceViewToggle();
   }
 

@@ -6,23 +6,37 @@ import { thumbHashToDataURL } from "./thumbhash.js";
 
 const FINAL = ["ready", "failed"];
 const GIVE_UP_AFTER_ERRORS = 3; // failed connections in a row before falling back to polling
+// While the stream is down the followed uploads are polled, and the stream is tried again
+// after a wait that doubles from the first to the last (each cut by up to half, at random,
+// so that many pages cut off by one outage do not all come back at the same moment).
+const RETRY_FIRST_MS = 2000;
+const RETRY_MAX_MS = 60000;
 
 const script = document.getElementById("live-script");
 const followers = new Map(); // API URL of an upload -> [{onChange, fallback, seen}, ...]
 let source = null;
-let broken = !window.EventSource || !script;
+let broken = !window.EventSource || !script; // true while the stream is not in use
 let failures = 0;
+let retries = 0; // stream attempts since it last opened
+let lastEventId = null; // where a new stream picks up (the browser's own reconnects send it)
 
 function changeOf(upload) {
   return upload.status + ":" + upload.renditions.length + ":" + upload.duplicate_of;
 }
 
+// The stream is down: its followers poll (each until its upload is final), and a new
+// stream is tried later; follow() answers false, so new followers poll too, until it opens.
 function fallBack() {
-  if (broken) return;
-  broken = true;
-  if (source) source.close();
-  followers.forEach((list) => list.forEach((follower) => follower.fallback()));
-  followers.clear();
+  source.close();
+  source = null;
+  if (!broken) {
+    broken = true;
+    followers.forEach((list) => list.forEach((follower) => follower.fallback()));
+    followers.clear();
+  }
+  const ceiling = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** retries);
+  retries += 1;
+  window.setTimeout(connect, ceiling / 2 + (Math.random() * ceiling) / 2);
 }
 
 function deliver(upload) {
@@ -36,18 +50,33 @@ function deliver(upload) {
   document.dispatchEvent(new CustomEvent("media:upload", { detail: upload }));
 }
 
+function streamUrl() {
+  const url = new URL(script.dataset.eventsUrl, window.location.href);
+  // A new EventSource sends no Last-Event-ID: say where the last stream stopped.
+  if (lastEventId) url.searchParams.set("since", lastEventId);
+  return url.href;
+}
+
 function connect() {
-  source = new EventSource(script.dataset.eventsUrl, { withCredentials: true });
-  source.addEventListener("open", () => { failures = 0; });
-  source.addEventListener("uploads", (event) => {
+  failures = 0;
+  const stream = new EventSource(streamUrl(), { withCredentials: true });
+  source = stream;
+  stream.addEventListener("open", () => {
     failures = 0;
+    retries = 0;
+    broken = false; // back on the stream: new followers are pushed to again
+  });
+  stream.addEventListener("uploads", (event) => {
+    failures = 0;
+    if (event.lastEventId) lastEventId = event.lastEventId;
     JSON.parse(event.data).uploads.forEach(deliver);
   });
   // The server ends each stream after a while and the browser reconnects by itself; only
   // a stream that is refused (closed) or keeps failing sends the page back to polling.
-  source.addEventListener("error", () => {
+  stream.addEventListener("error", () => {
+    if (stream !== source) return; // one already given up
     failures += 1;
-    if (source.readyState === EventSource.CLOSED || failures >= GIVE_UP_AFTER_ERRORS) fallBack();
+    if (stream.readyState === EventSource.CLOSED || failures >= GIVE_UP_AFTER_ERRORS) fallBack();
   });
 }
 
@@ -122,6 +151,7 @@ document.addEventListener("submit", (event) => {
   if (!form.matches || !form.matches("form.duplicate-keep") || !form.dataset.apiUrl) return;
   event.preventDefault();
   const button = form.querySelector("button");
+  const hadFocus = document.activeElement === button; // before disabling it takes the focus away
   button.disabled = true;
   fetch(form.dataset.apiUrl + "keep/", {
     method: "POST",
@@ -132,6 +162,14 @@ document.addEventListener("submit", (event) => {
       if (!response.ok) throw new Error("error " + response.status);
       form.closest(".duplicate-notice").hidden = true;
       say(form.dataset.name + " kept.");
+      // The focused button is hidden with its notice: keep the keyboard on this upload
+      // (its tile's name, or the page's heading), not back at the top of the page.
+      const scope = form.closest(".tile, #upload-detail");
+      const target = scope && scope.querySelector(".tile-name, h1");
+      if (hadFocus && target) {
+        if (target.matches("h1")) target.tabIndex = -1;
+        target.focus();
+      }
     })
     .catch((error) => say(form.dataset.name + " was not kept: " + error.message))
     .finally(() => { button.disabled = false; });

@@ -221,8 +221,9 @@
     input.id = "caption-" + upload.id;
     label.htmlFor = input.id;
     label.textContent = "Caption of " + upload.name;
+    // The server's caption is the saved one, even while the user is typing another.
     if (document.activeElement !== input) input.value = upload.caption || "";
-    input.dataset.saved = input.value;
+    input.dataset.saved = upload.caption || "";
     tile.querySelector(".delete-form .visually-hidden").textContent = " " + upload.name;
     // library.js fills in its own parts of the tile (selection, alt text).
     tile.dispatchEvent(new CustomEvent("upload:tile", { bubbles: true, detail: upload }));
@@ -249,6 +250,7 @@
     fillTile(tile, upload);
     enhanceTile(tile);
     gallery.prepend(tile);
+    recount(upload.id, +1); // sent from here or from another tab: once either way
     var empty = document.getElementById("gallery-empty");
     if (empty) empty.hidden = true;
   }
@@ -287,9 +289,13 @@
       note.dataset.kind = kind;
     }
 
+    var sending = null; // the caption on its way to the server, if any
+
     function save() {
       var caption = input.value.trim();
-      if (caption === input.dataset.saved) return;
+      // Enter fires both "change" and "submit": the same caption goes once.
+      if (caption === input.dataset.saved || caption === sending) return;
+      sending = caption;
       show("Saving…", "busy");
       api(form.dataset.apiUrl, "PATCH", { caption: caption })
         .then(function (response) {
@@ -298,6 +304,13 @@
             var upload = JSON.parse(text);
             input.dataset.saved = upload.caption;
             if (document.activeElement !== input) input.value = upload.caption;
+            // The caption stands in for missing alt text: the picture says the new one.
+            var scope = form.closest(".tile, #upload-detail");
+            if (scope) {
+              scope.querySelectorAll(".tile-image img, .detail-image img").forEach(function (img) {
+                img.alt = upload.alt_text || upload.caption || "";
+              });
+            }
             show("Saved", "ok");
             announce("Caption of " + form.dataset.name + " saved.");
           });
@@ -306,7 +319,8 @@
           var message = error.message || "The caption could not be saved.";
           show(message, "error");
           announce("Caption of " + form.dataset.name + " not saved: " + message);
-        });
+        })
+        .then(function () { sending = null; });
     }
 
     form.addEventListener("submit", function (event) {
@@ -316,6 +330,14 @@
     input.addEventListener("change", save);
     input.addEventListener("input", function () {
       show(input.value.trim() === input.dataset.saved ? "" : "Unsaved", "");
+    });
+    // Escape takes back what was typed: the saved caption returns, and leaving the field
+    // then has nothing to save.
+    input.addEventListener("keydown", function (event) {
+      if (event.key !== "Escape" || input.value === input.dataset.saved) return;
+      event.preventDefault();
+      input.value = input.dataset.saved;
+      show("", "");
     });
   }
 
@@ -667,6 +689,37 @@
 
   // --- the upload's own page ----------------------------------------------------------------
 
+  // Whether the user is writing in one of the page's texts: in it, or left it unsaved.
+  function typing(detail) {
+    var fields = detail.querySelectorAll("input[type=text], textarea");
+    return Array.prototype.some.call(fields, function (field) {
+      var saved = field.dataset.saved === undefined ? field.defaultValue : field.dataset.saved;
+      return field === document.activeElement || field.value.trim() !== saved.trim();
+    });
+  }
+
+  // The page lists the renditions (or the reason and "Try again") once there is an outcome:
+  // a reload shows them. Not under the user's typing, though: then the state and picture
+  // change in place, and a button offers the reload when they are ready for it.
+  function showOutcome(detail, upload) {
+    if (!typing(detail)) {
+      window.location.reload();
+      return;
+    }
+    detail.dataset.state = upload.status;
+    setPill(detail.querySelector(".pill"), upload.status);
+    var pic = upload.status === "ready" ? picture(upload, "(max-width: 900px) 100vw, 860px") : null;
+    if (pic) detail.querySelector(".detail-image").replaceChildren(pic);
+    var hint = detail.querySelector(".detail-state .hint");
+    if (hint) hint.remove();
+    var show = el("button", { type: "button", class: "small secondary show-outcome" }, [
+      upload.status === "ready" ? "Processing finished — show renditions" : "Processing failed — show why",
+    ]);
+    show.addEventListener("click", function () { window.location.reload(); });
+    detail.querySelector(".detail-head").append(show);
+    announce(upload.name + " is " + upload.status + ".");
+  }
+
   // Follow the upload until it is ready or failed; once at a time.
   function watchDetail(detail) {
     if (detail.watching) return;
@@ -676,9 +729,8 @@
         window.location.assign("/");
       } else if (FINAL.indexOf(upload.status) >= 0) {
         detail.watching = false;
-        // The page lists the renditions (or the reason and "Try again") once there is an
-        // outcome; a page that shows this outcome already stays as it is.
-        if (upload.status !== detail.dataset.state) window.location.reload();
+        // A page that shows this outcome already stays as it is.
+        if (upload.status !== detail.dataset.state) showOutcome(detail, upload);
       } else if (upload.status !== detail.dataset.state || upload.renditions.length) {
         var early = picture(upload, "(max-width: 900px) 100vw, 860px");
         if (early) detail.querySelector(".detail-image").replaceChildren(early);
@@ -733,7 +785,8 @@
   }
 
   // For library.js: follow a tile its bulk "Try again" queued.
-  window.mediaGallery = { follow: watchTile };
+  // And keep "N in all" right when it deletes tiles.
+  window.mediaGallery = { follow: watchTile, recount: recount };
   // Uploads pushed by live.js (this page's or another tab's): new ones join the gallery.
   document.addEventListener("media:upload", function (event) {
     addTile(event.detail);
