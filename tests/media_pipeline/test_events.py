@@ -41,8 +41,12 @@ def read_stream(response) -> str:
 def test_a_change_during_the_stream_is_pushed(alice_client, user, short_streams):
     upload = alice_client.post("/api/uploads/", {"file": image_file("x.jpg", photo_jpeg(320, 240))})
     upload_id = upload.json()["id"]
-    # Starting 2 s ahead, less the 2 s overlap: only changes after this moment count.
-    response = alice_client.get("/events/", {"since": time.time() + 2})
+    # Its upload a while ago, before the overlap the stream looks back: only the change
+    # made during the stream counts.
+    Upload.objects.filter(id=upload_id).update(
+        updated_at=timezone.now() - timezone.timedelta(seconds=10)
+    )
+    response = alice_client.get("/events/", {"since": time.time()})
     started = time.monotonic()
 
     def mark_processing() -> None:
