@@ -372,6 +372,19 @@ def test_a_renditions_url_is_copied_and_the_page_fits_a_phone(
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     screenshot(page, "library-phone-gallery", full_page=True)
 
+    # At 320 px a whole date shows in each date field: its text is not cut off.
+    page.set_viewport_size({"width": 320, "height": 844})
+    for label in ("From", "To"):
+        field = page.get_by_label(label, exact=True)
+        field.fill("2026-12-28")
+        width, needed = field.evaluate(DATE_WIDTHS)
+        assert width >= needed, (label, width, needed)
+    page.set_viewport_size({"width": 390, "height": 844})
+    # One long word in a filter's complaint wraps inside its box.
+    page.goto("/?status=" + "x" * 300)
+    expect(page.locator(".filter-problems")).to_contain_text("Unknown status 'xxx")
+    assert page.evaluate(FITS), page.evaluate(FITS_DETAIL)
+
     page.goto(f"/uploads/{upload.id}/")
     wait_for_images(page, ".detail-image img")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
@@ -405,6 +418,19 @@ def test_a_renditions_url_is_copied_and_the_page_fits_a_phone(
     assert new_page.errors == []
 
 
+FITS = "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+FITS_DETAIL = "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+# A date field's width, and the width it takes when left to its content (Chromium sizes a
+# date field to its whole date and its picker button).
+DATE_WIDTHS = """field => {
+    const width = field.getBoundingClientRect().width;
+    const style = field.style.cssText;
+    field.style.cssText = "width: max-content; min-width: 0; max-width: none; flex: none";
+    const needed = field.getBoundingClientRect().width;
+    field.style.cssText = style;
+    return [width, needed];
+}"""
+
 CONTRAST = """([selector, pseudo]) => {
     const node = document.querySelector(selector);
     const rgb = (text) => text.match(/[\\d.]+/g).map(Number);
@@ -417,6 +443,32 @@ CONTRAST = """([selector, pseudo]) => {
     const ink = luminance(rgb(getComputedStyle(node, pseudo).color));
     const paper = luminance(rgb(getComputedStyle(back).backgroundColor));
     return (Math.max(ink, paper) + 0.05) / (Math.min(ink, paper) + 0.05);
+}"""
+
+
+# The text against its own see-through background laid over white and over black (the
+# picture under it may be either): the lower of the two ratios.
+OVER_ANY_PICTURE = """node => {
+    const rgb = (text) => text.match(/[\\d.]+/g).map(Number);
+    const luminance = ([r, g, b]) => [r, g, b]
+        .map((c) => c / 255)
+        .map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4))
+        .reduce((sum, c, i) => sum + c * [0.2126, 0.7152, 0.0722][i], 0);
+    const [r, g, b, a = 1] = rgb(getComputedStyle(node).backgroundColor);
+    const ink = luminance(rgb(getComputedStyle(node).color));
+    return Math.min(...[0, 255].map((under) => {
+        const paper = luminance([r, g, b].map((c) => a * c + (1 - a) * under));
+        return (Math.max(ink, paper) + 0.05) / (Math.min(ink, paper) + 0.05);
+    }));
+}"""
+# The lightness (0 to 1) of every colour of an element's background, its gradient's too.
+BACKGROUND_LIGHTNESS = """node => {
+    const style = getComputedStyle(node);
+    const colours = (style.backgroundColor + " " + style.backgroundImage)
+        .match(/rgba?\\([^)]*\\)/g)
+        .map((c) => c.match(/[\\d.]+/g).map(Number))
+        .filter(([, , , a = 1]) => a > 0);
+    return colours.map(([r, g, b]) => (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255);
 }"""
 
 
@@ -445,6 +497,19 @@ def test_dark_mode_follows_the_system(user, live_server, new_page, monkeypatch):
     assert contrast(dark, ".duplicate-notice:not([hidden]) p") >= 4.5
     assert contrast(dark, ".duplicate-notice:not([hidden]) a") >= 4.5
     assert contrast(dark, ".tile .caption-edit input", "::placeholder") >= 4.5
+    # Chosen here and left queued (no worker takes it): the label over its blurred
+    # placeholder reads on any picture, and its row's waiting bar is dark too.
+    monkeypatch.setattr(services, "publish_accepted", lambda upload_id: None)
+    dark.locator("#id_file").set_input_files(
+        [{"name": "dusk.jpg", "mimeType": "image/jpeg", "buffer": photo_jpeg(240, 160, seed=42)}]
+    )
+    label = tile(dark, "dusk.jpg").locator(".placeholder:has(.placeholder-image) > span")
+    expect(label).to_have_text("Queued…")
+    assert label.evaluate(OVER_ANY_PICTURE) >= 4.5
+    row = dark.locator("#upload-queue li.row").filter(has_text="dusk.jpg")
+    bar = row.locator("progress:not([value])")
+    expect(bar).to_be_visible()
+    assert max(bar.evaluate(BACKGROUND_LIGHTNESS)) < 0.5
     wait_for_images(dark)
     screenshot(dark, "library-dark", full_page=True)
     dark.goto(f"/uploads/{upload.id}/")

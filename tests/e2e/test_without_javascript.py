@@ -31,7 +31,8 @@ def test_upload_caption_and_delete_work_without_javascript(
                 "mimeType": "image/jpeg",
                 "buffer": photo_jpeg(1200, 800, seed=21),
             },
-            {"name": "notes.jpg", "mimeType": "image/jpeg", "buffer": text_file()},
+            # One long word in the refusal: it wraps on a phone (below).
+            {"name": f"notes-{'x' * 290}.jpg", "mimeType": "image/jpeg", "buffer": text_file()},
         ]
     )
     page.get_by_role("button", name="Upload").click()
@@ -40,7 +41,14 @@ def test_upload_caption_and_delete_work_without_javascript(
         imaging.inspect_image(io.BytesIO(text_file()), limits=imaging.Limits())
     messages = page.locator(".messages")
     expect(messages).to_contain_text("harbour.jpg: queued.")
-    expect(messages).to_contain_text(f"notes.jpg: {refused.value}")
+    expect(messages.locator("li.error")).to_have_text(
+        re.compile(r"notes-x{200,}\.jpg: " + re.escape(str(refused.value)))
+    )
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate(
+        "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    )
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     # No script polls: the page reloads itself until the image is ready.
     tile = page.locator("#gallery .tile").filter(has_text="harbour.jpg")
